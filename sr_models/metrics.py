@@ -1,11 +1,12 @@
 """PSNR and SSIM exactly as the super-resolution papers compute them.
 
-The papers' MATLAB evaluation scripts (e.g. SAN's ``TestCode/Evaluate_PSNR_SSIM.m``, the
-same protocol as EDSR/RCAN and BasicSR's ``calculate_psnr``/``calculate_ssim``) do this:
+The papers' evaluation scripts (SAN's MATLAB ``TestCode/Evaluate_PSNR_SSIM.m``; BasicSR's
+``calculate_psnr``/``calculate_ssim`` follow the same protocol) do this:
 
 1. colour images are converted with MATLAB ``rgb2ycbcr(im2double(img))`` and only the
    luma Y of ITU-R BT.601 is kept, as a *double* (not rounded back to uint8), on the
-   [0, 255] scale: ``Y = 16 + (65.481 R + 128.553 G + 24.966 B) / 255``;
+   [0, 255] scale: ``Y = 16 + (65.481 R + 128.553 G + 24.966 B) / 255`` (SAN's script stores
+   it in single precision; we keep float64, a difference far below the printed digits);
    a single-channel image (Set14 ``bridge.png``) is evaluated on its grey values;
 2. ``crop_border`` (= the scale) pixels are shaved from every border;
 3. PSNR is ``10 log10(255^2 / MSE)`` on the result;
@@ -15,9 +16,9 @@ same protocol as EDSR/RCAN and BasicSR's ``calculate_psnr``/``calculate_ssim``) 
 
 Per-image values are averaged over a test set by the caller (mean of PSNRs, mean of SSIMs).
 
-Older scripts (SelfExSR's ``compute_difference.m``, from which the published bicubic rows of
-VDSR/EDSR/RCAN/SAN tables descend) call ``rgb2ycbcr`` on the uint8 image, which returns Y
-*rounded* to uint8. ``round_y=True`` reproduces that variant. On SR Arena's data, bicubic
+Older scripts (SelfExSR's ``quant_eval/compute_difference.m``, a likely origin of the bicubic
+rows copied through the VDSR/EDSR/RCAN/SAN tables) call ``rgb2ycbcr`` on the uint8 image,
+which returns Y *rounded* to uint8. ``round_y=True`` reproduces that variant. On SR Arena's data, bicubic
 x4 of ``LR_bicubic`` gives (Y crop 4, published 28.42/0.8104, 26.00/0.7027, 25.96/0.6675):
 
 ==========  ==================  ==================  ==================
@@ -27,8 +28,8 @@ float Y     28.4302 / 0.81114   25.9970 / 0.70292   25.9620 / 0.66807
 rounded Y   28.4177 / 0.81008   25.9933 / 0.70226   25.9565 / 0.66723
 ==========  ==================  ==================  ==================
 
-Both are within 0.011 dB and 0.0008 of the published rows; float Y (the default) is what
-SAN's, EDSR's and BasicSR's scripts compute for the networks' rows.
+Both are within 0.011 dB and 0.0008 of the published rows (neither matches every printed
+digit); float Y, the default, is what SAN's script and BasicSR compute for the networks' rows.
 """
 from __future__ import annotations
 
