@@ -7,6 +7,9 @@ result averaged back; alpha is enlarged with MATLAB-style bicubic.
 """
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
@@ -25,7 +28,7 @@ SAN_WHOLE_IMAGE_MAX_PIXELS = 300 * 300
 
 
 def _to_tensor(rgb: np.ndarray, input_range: float, device: torch.device) -> torch.Tensor:
-    tensor = torch.from_numpy(np.ascontiguousarray(rgb)).to(device)
+    tensor = torch.from_numpy(np.array(rgb, dtype=np.uint8, order="C", copy=True)).to(device)
     return tensor.permute(2, 0, 1).unsqueeze(0).float().mul_(input_range / 255.0)
 
 
@@ -72,3 +75,28 @@ def upscale(model: LoadedModel, image: np.ndarray) -> np.ndarray:
         alpha = imresize(image[:, :, 3], scale=model.card.scale)
         return np.dstack([rgb, alpha])
     return rgb
+
+
+PRECISIONS = ("exact", "fast")
+
+
+@dataclass(frozen=True)
+class UpscaleResult:
+    """An enlarged image and how it was made (shown next to every output)."""
+
+    image: np.ndarray
+    precision: str  # the precision that actually ran: "exact" (float32) or "fast"
+    seconds: float
+    cached: bool = False
+
+
+def upscale_with_info(model: LoadedModel, image: np.ndarray, precision: str = "exact") -> UpscaleResult:
+    """Like :func:`upscale`, and say which precision ran and how long it took.
+
+    Only ``"exact"`` (float32) exists so far; ``"fast"`` runs float32 too and reports it.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}; got {precision!r}")
+    start = time.perf_counter()
+    output = upscale(model, image)
+    return UpscaleResult(image=output, precision="exact", seconds=time.perf_counter() - start)
