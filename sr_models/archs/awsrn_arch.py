@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from sr_models.checkpoint_io import unwrap_state_dict
 from sr_models.descriptor import ModelDescriptor
 
 #: DIV2K RGB mean, hard-coded in the official ``MODEL`` (not part of its state dict).
@@ -256,25 +257,6 @@ _REQUIRED_KEYS = (
 )
 
 
-def _unwrap(state_dict: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The bare state dict from common wrappings.
-
-    The official EDSR-style trainer saves ``model_best.pt`` as a plain state dict; other tools
-    wrap it in ``{"state_dict": ...}`` / ``{"model": ...}`` / ``{"params": ...}`` or prefix every
-    key with ``module.`` (DataParallel). Anything else is returned unchanged.
-    """
-    for wrapper in ("state_dict", "model", "params", "params_ema"):
-        inner = state_dict.get(wrapper) if isinstance(state_dict, Mapping) else None
-        if isinstance(inner, Mapping) and "head.0.weight_v" in {_strip(k) for k in inner}:
-            state_dict = inner
-            break
-    return {_strip(k): v for k, v in state_dict.items()}
-
-
-def _strip(key: str) -> str:
-    return key[len("module."):] if key.startswith("module.") else key
-
-
 def infer_config(state_dict: Mapping[str, Tensor]) -> dict[str, int] | None:
     """Constructor arguments read off an AWSRN state dict's keys and shapes, or ``None``."""
     if not all(k in state_dict for k in _REQUIRED_KEYS):
@@ -301,8 +283,14 @@ def load(state_dict: Mapping[str, Any]) -> ModelDescriptor | None:
     Recognises all four released variants (and other depths/widths of the same design) from
     the keys and shapes, loads the weights with ``strict=True`` and returns the network in eval
     mode. Raises ``RuntimeError`` if the keys look like AWSRN's but do not load strictly.
+
+    The official EDSR-style trainer saves ``model_best.pt`` as a plain state dict; wrapped
+    (``state_dict``/``model``/``params``/``params_ema``) and DataParallel-prefixed ones are opened
+    by :func:`sr_models.checkpoint_io.unwrap_state_dict`.
     """
-    state_dict = _unwrap(state_dict)
+    if not state_dict:  # an empty dict holds no layout at all
+        return None
+    state_dict = unwrap_state_dict(state_dict)
     config = infer_config(state_dict)
     if config is None:
         return None

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from sr_models.checkpoint_io import unwrap_state_dict
 from sr_models.descriptor import ModelDescriptor
 
 # ----------------------------------------------------------------------------------------------
@@ -119,20 +120,6 @@ _OLD_TRUNK = re.compile(r"^model\.1\.sub\.(\d+)\.(weight|bias)$")
 _AUTHORS_BODY = re.compile(r"^RRDB_trunk\.(\d+)\.RDB1\.conv1\.weight$")
 
 
-def unwrap(checkpoint: Mapping[str, Any]) -> dict[str, Tensor]:
-    """The bare state dict of a checkpoint: BasicSR's ``params_ema`` (preferred) or ``params``
-    wrapper is opened, and a ``DataParallel`` ``module.`` prefix on every key is dropped."""
-    for wrapper in ("params_ema", "params"):
-        inner = checkpoint.get(wrapper)
-        if isinstance(inner, Mapping):
-            checkpoint = inner
-            break
-    state_dict = dict(checkpoint)
-    if state_dict and all(k.startswith("module.") for k in state_dict):
-        state_dict = {k[len("module."):]: v for k, v in state_dict.items()}
-    return state_dict
-
-
 def detect_layout(state_dict: Mapping[str, Any]) -> str | None:
     """``"authors"``, ``"basicsr"`` or ``"old"`` for an (unwrapped) RRDBNet state dict, else ``None``."""
     if "conv_first.weight" in state_dict and "RRDB_trunk.0.RDB1.conv1.weight" in state_dict:
@@ -199,11 +186,13 @@ def _count_blocks(keys: Any, pattern: re.Pattern) -> int:
 def to_authors_layout(checkpoint: Mapping[str, Any]) -> dict[str, Tensor]:
     """Rename any public RRDBNet layout (authors', BasicSR's, old ``model.N.sub``) to the authors' keys.
 
-    Returns a new dict in the authors' ``state_dict()`` order with the same tensor objects. Raises
-    ``ValueError`` when the dict is not an RRDBNet, when it is the old arch at a scale other than x4,
-    or when keys are left over / missing after the renaming.
+    The checkpoint is first unwrapped by :func:`sr_models.checkpoint_io.unwrap_state_dict`
+    (``params_ema`` preferred over ``params``, DataParallel ``module.`` removed). Returns a new dict
+    in the authors' ``state_dict()`` order with the same tensor objects. Raises ``ValueError`` when
+    the dict is not an RRDBNet, when it is the old arch at a scale other than x4, or when keys are
+    left over / missing after the renaming (``CorruptCheckpointError`` when it is not a dict of tensors).
     """
-    state_dict = unwrap(checkpoint)
+    state_dict = unwrap_state_dict(checkpoint)
     layout = detect_layout(state_dict)
     if layout is None:
         raise ValueError("not an RRDBNet (ESRGAN) state dict: no authors', BasicSR or old model.N.sub keys")
@@ -261,9 +250,12 @@ def load(checkpoint: Mapping[str, Any]) -> ModelDescriptor | None:
     Returns ``None`` when the keys are not an RRDBNet layout; raises ``ValueError`` when they are
     but the network is not x4 (see :func:`to_authors_layout` and :func:`detect_config`).
     """
-    if detect_layout(unwrap(checkpoint)) is None:
+    if not checkpoint:  # an empty dict holds no layout at all
         return None
-    state_dict = to_authors_layout(checkpoint)
+    state_dict = unwrap_state_dict(checkpoint)
+    if detect_layout(state_dict) is None:
+        return None
+    state_dict = to_authors_layout(state_dict)
     config = detect_config(state_dict)
     model = RRDBNet(**config)
     model.load_state_dict(state_dict, strict=True)

@@ -37,6 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from sr_models.checkpoint_io import unwrap_state_dict
 from sr_models.descriptor import ModelDescriptor
 
 #: DIV2K RGB mean used by the authors' ``MeanShift`` layers.
@@ -380,8 +381,7 @@ def forward_chop(model: nn.Module, x: Tensor, shave: int = 10, min_size: int = 1
 # Checkpoint recognition
 # ----------------------------------------------------------------------------------------------
 
-_WRAPPER_KEYS = ("state_dict", "params_ema", "params", "model")
-_PREFIXES = ("module.", "model.")
+_MODEL_PREFIX = "model."
 _SIGNATURE_KEYS = (
     "gamma",
     "sub_mean.weight",
@@ -393,24 +393,15 @@ _SIGNATURE_KEYS = (
 )
 
 
-def unwrap_state_dict(checkpoint: Mapping[str, Any]) -> dict[str, Any]:
-    """The bare state dict inside a checkpoint.
+def _strip_model_prefix(sd: dict[str, Tensor]) -> dict[str, Tensor]:
+    """Drop the ``model.`` prefix the authors' ``Model`` wrapper (``model/__init__.py``) adds.
 
-    Accepted: a bare state dict; a dict holding it under ``state_dict``, ``params_ema``,
-    ``params`` or ``model`` (first present, nested wrappers too); and keys that all start with
-    ``module.`` (DataParallel) or ``model.`` (the authors' ``Model`` wrapper), stripped.
+    Only when every key carries it: a generic ``model.`` strip would break other layouts
+    (ESRGAN's old ``model.N.sub`` keys), so this stays SAN's own step.
     """
-    sd: Mapping[str, Any] = checkpoint
-    while True:
-        inner = next((sd[k] for k in _WRAPPER_KEYS if isinstance(sd.get(k), Mapping)), None)
-        if inner is None:
-            break
-        sd = inner
-    out = dict(sd)
-    for prefix in _PREFIXES:
-        if out and all(isinstance(k, str) and k.startswith(prefix) for k in out):
-            out = {k[len(prefix):]: v for k, v in out.items()}
-    return out
+    if all(k.startswith(_MODEL_PREFIX) for k in sd):
+        return {k[len(_MODEL_PREFIX):]: v for k, v in sd.items()}
+    return sd
 
 
 def _infer_scale(sd: Mapping[str, Tensor], n_feats: int) -> int:
@@ -440,11 +431,14 @@ def infer_config(sd: Mapping[str, Tensor]) -> dict[str, Any]:
 def load(state_dict: Mapping[str, Any]) -> ModelDescriptor | None:
     """Recognise a SAN checkpoint, build the network, load it strictly, return its descriptor.
 
-    Returns ``None`` when the (unwrapped, see :func:`unwrap_state_dict`) state dict does not have
-    SAN's key layout. Raises (``RuntimeError`` from ``load_state_dict``) when it looks like SAN
-    but keys or shapes do not fit exactly.
+    The checkpoint is unwrapped by :func:`sr_models.checkpoint_io.unwrap_state_dict` (containers,
+    DataParallel ``module.``), then a ``model.`` prefix on every key is dropped. Returns ``None``
+    when the result does not have SAN's key layout. Raises (``RuntimeError`` from
+    ``load_state_dict``) when it looks like SAN but keys or shapes do not fit exactly.
     """
-    sd = unwrap_state_dict(state_dict)
+    if not state_dict:  # an empty dict holds no layout at all
+        return None
+    sd = _strip_model_prefix(unwrap_state_dict(state_dict))
     if not all(k in sd for k in _SIGNATURE_KEYS):
         return None
     config = infer_config(sd)
