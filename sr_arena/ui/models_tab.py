@@ -1,0 +1,23 @@
+"""The Models tab: model cards with published and measured scores (call inside ``gr.Tab``)."""
+from __future__ import annotations
+
+import gradio as gr
+
+from .model_cards import all_cards_markdown
+from .models import ModelPool
+
+INTRO = ("Every method is the published architecture; each card says which checkpoint this app runs and why, "
+         "and compares the papers' ×4 PSNR/SSIM (Y channel, 4-pixel border) with what this project measured "
+         "on the same benchmark images.")
+
+
+def build_models_tab(pool: ModelPool) -> list:
+    """Lay out one card per method; they refresh once loading is done."""
+    gr.Markdown(INTRO)
+    cards = [gr.Markdown(text, elem_classes=["sr-card"]) for text in all_cards_markdown({})]
+
+    def refresh() -> list[str]:
+        pool.wait(timeout=600)
+        return all_cards_markdown({m: pool.get(m) for m in pool.model_ids})
+
+    return cards, refresh

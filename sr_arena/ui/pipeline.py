@@ -1,0 +1,147 @@
+"""The compare pipeline, free of Gradio: make the LR input, run each method, score it.
+
+``prepare`` turns an accepted upload into a :class:`Comparison`; ``run_method`` enlarges the LR
+image with one method and adds a :class:`MethodRun` (output, seconds, provenance, metrics).
+Outputs stay in the comparison, so crops, difference maps and the zip reuse them.
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sr_models.imresize import bicubic_downscale, modcrop
+from sr_models.inference import upscale_with_info
+from sr_models.loader import LoadedModel
+from sr_models.metrics import calculate_psnr, calculate_ssim
+from sr_models.registry import CARDS
+
+from .models import ModelPool, Unavailable
+from .uploads import LOW_RES, ORIGINAL, SCALE
+
+ORIGINAL_KEY = "original"
+LR_KEY = "lr"
+
+
+@dataclass
+class MethodRun:
+    """One method's result (or why there is none)."""
+
+    model_id: str
+    name: str
+    image: np.ndarray | None = None
+    seconds: float | None = None
+    precision: str | None = None
+    provenance: dict | None = None
+    parameters: int | None = None
+    psnr: float | None = None
+    ssim: float | None = None
+    lr_consistency: float | None = None
+    unavailable: Unavailable | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.image is not None
+
+
+@dataclass
+class Comparison:
+    """Everything one request produced: inputs, per-method runs, notes."""
+
+    mode: str
+    lr: np.ndarray
+    original: np.ndarray | None
+    name: str = "image"
+    notes: list[str] = field(default_factory=list)
+    runs: dict[str, MethodRun] = field(default_factory=dict)
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+
+    @property
+    def hr_shape(self) -> tuple[int, int]:
+        return self.lr.shape[0] * SCALE, self.lr.shape[1] * SCALE
+
+    def lr_enlarged(self) -> np.ndarray:
+        """The LR input enlarged ×4 with nearest neighbour (how it is shown)."""
+        return np.repeat(np.repeat(self.lr, SCALE, axis=0), SCALE, axis=1)
+
+    def images(self) -> dict[str, np.ndarray]:
+        """Every full-size image by key: ``original`` (when given), ``lr`` (NN ×4), then methods."""
+        images: dict[str, np.ndarray] = {}
+        if self.original is not None:
+            images[ORIGINAL_KEY] = self.original
+        images[LR_KEY] = self.lr_enlarged()
+        images.update({m: r.image for m, r in self.runs.items() if r.image is not None})
+        return images
+
+
+def label(key: str) -> str:
+    """Human name of an image key."""
+    if key == ORIGINAL_KEY:
+        return "Original"
+    if key == LR_KEY:
+        return "Low-res input (nearest ×4)"
+    return CARDS[key].display_name if key in CARDS else key
+
+
+def prepare(image: np.ndarray, mode: str, name: str = "image", notes: list[str] | None = None) -> Comparison:
+    """Build the comparison's inputs from an RGB uint8 upload.
+
+    ``original``: modcrop to a multiple of 4, LR = MATLAB-exact bicubic ×1/4; ``low-res``: as is.
+    """
+    notes = list(notes or [])
+    if mode == ORIGINAL:
+        original = modcrop(image, SCALE)
+        if original.shape != image.shape:
+            notes.append(f"cropped to {original.shape[1]}×{original.shape[0]} (a multiple of 4)")
+        return Comparison(mode, bicubic_downscale(original, SCALE), original, name, notes)
+    if mode == LOW_RES:
+        return Comparison(mode, image, None, name, notes)
+    raise ValueError(f"unknown mode {mode!r}")
+
+
+def full_reference(output: np.ndarray, reference: np.ndarray, crop_border: int = SCALE) -> tuple[float, float]:
+    """(PSNR, SSIM) as the papers compute them: Y channel, ``crop_border`` pixels shaved."""
+    return (calculate_psnr(output, reference, crop_border=crop_border, test_y_channel=True),
+            calculate_ssim(output, reference, crop_border=crop_border, test_y_channel=True))
+
+
+def lr_consistency(output: np.ndarray, lr: np.ndarray) -> float:
+    """PSNR (Y) between the output shrunk ×1/4 with MATLAB bicubic and the LR input."""
+    return calculate_psnr(bicubic_downscale(output, SCALE), lr, crop_border=0, test_y_channel=True)
+
+
+def provenance_of(model: LoadedModel) -> dict:
+    """What weights a run used, as plain data (bicubic: none)."""
+    if model.provenance is None:
+        return {"kind": "no weights", "description": "MATLAB-exact bicubic interpolation", "file": "", "sha256": "",
+                "licence": "", "origin": ""}
+    data = model.provenance.as_dict()
+    data["file_name"] = os.path.basename(str(data["file"]))
+    return data
+
+
+def run_method(comparison: Comparison, model_id: str, pool: ModelPool, precision: str = "exact") -> MethodRun:
+    """Enlarge the comparison's LR image with one method and score it; the run is stored and returned.
+
+    Never raises for a method's own failure: the run carries ``unavailable`` or ``error`` instead.
+    """
+    run = MethodRun(model_id, CARDS[model_id].display_name)
+    loaded = pool.get(model_id)
+    if isinstance(loaded, Unavailable):
+        run.unavailable = loaded
+    else:
+        try:
+            result = upscale_with_info(loaded, comparison.lr, precision)
+        except (RuntimeError, ValueError, MemoryError) as error:
+            run.error = f"{type(error).__name__}: {error}"
+        else:
+            run.image, run.seconds, run.precision = result.image, result.seconds, result.precision
+            run.provenance, run.parameters = provenance_of(loaded), loaded.num_parameters
+            run.lr_consistency = lr_consistency(result.image, comparison.lr)
+            if comparison.original is not None:
+                run.psnr, run.ssim = full_reference(result.image, comparison.original)
+    comparison.runs[model_id] = run
+    return run

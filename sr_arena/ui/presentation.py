@@ -1,0 +1,97 @@
+"""Text and HTML the page shows: provenance badges, panel captions, the metric table."""
+from __future__ import annotations
+
+import html
+
+import pandas as pd
+
+from .pipeline import Comparison, MethodRun
+
+BADGE_STYLES = {
+    "official": ("#1b6e3a", "#e3f5e9"),
+    "public re-implementation": ("#7a4b00", "#fff1d6"),
+    "converted": ("#1d4f91", "#e2ecfa"),
+    "trained by this project": ("#5b2a86", "#efe4f9"),
+    "no weights": ("#444", "#eee"),
+}
+
+TABLE_COLUMNS = ["Method", "PSNR (dB)", "SSIM", "LR-consistency (dB)", "Seconds", "Parameters", "Checkpoint"]
+
+
+def badge(provenance: dict | None) -> str:
+    """A coloured pill naming the kind of weights; its tooltip gives file, sha256, licence, origin."""
+    if not provenance:
+        return ""
+    kind = str(provenance.get("kind", ""))
+    fg, bg = BADGE_STYLES.get(kind, ("#333", "#eee"))
+    if kind == "no weights":
+        tip = "No weights: MATLAB-exact bicubic interpolation (imresize semantics)."
+    else:
+        tip = (f"File: {provenance.get('file_name') or provenance.get('file')}\n"
+               f"sha256: {provenance.get('sha256')}\nLicence: {provenance.get('licence')}\n"
+               f"Source: {provenance.get('origin')}\n{provenance.get('description', '')}")
+    return (f'<span class="sr-badge" title="{html.escape(tip)}" '
+            f'style="color:{fg};background:{bg};border:1px solid {fg}33">{html.escape(kind)} ⓘ</span>')
+
+
+def caption(run: MethodRun | None, name: str, pending: bool = False) -> str:
+    """The line under a method's panel: badge, seconds, metrics; or progress/unavailable/error."""
+    title = f"<b>{html.escape(name)}</b>"
+    if pending or run is None:
+        return f'<div class="sr-cap sr-pending">{title} <span class="sr-spin">⏳</span> running…</div>'
+    if run.unavailable is not None:
+        u = run.unavailable
+        return (f'<div class="sr-cap sr-unavailable">{title} — <b>unavailable</b>: {html.escape(u.reason)}.'
+                f'<br><span class="sr-fix">How to fix: {html.escape(u.fix)}</span></div>')
+    if run.error is not None:
+        return f'<div class="sr-cap sr-error">{title} — failed: {html.escape(run.error)}</div>'
+    parts = [title, badge(run.provenance), f"{run.seconds:.2f} s"]
+    if run.precision and run.precision != "exact":
+        parts.append(html.escape(run.precision))
+    if run.psnr is not None:
+        parts.append(f'<span class="sr-metric">PSNR {run.psnr:.2f} dB · SSIM {run.ssim:.4f}</span>')
+    else:
+        parts.append(f'<span class="sr-metric" title="PSNR between the output shrunk ×1/4 and the input">'
+                     f'LR-consistency {run.lr_consistency:.2f} dB</span>')
+    return '<div class="sr-cap">' + " · ".join(p for p in parts if p) + "</div>"
+
+
+def input_caption(comparison: Comparison, key: str) -> str:
+    """Caption of the Original / Low-res panels."""
+    if key == "original":
+        h, w = comparison.original.shape[:2]
+        return f'<div class="sr-cap"><b>Original</b> · {w}×{h} px · the reference for every metric</div>'
+    h, w = comparison.lr.shape[:2]
+    how = "made with MATLAB-exact bicubic ×1/4" if comparison.original is not None else "your upload"
+    return f'<div class="sr-cap"><b>Low-res input</b> · {w}×{h} px ({how}), shown nearest-neighbour ×4</div>'
+
+
+def _fmt(value: float | None, digits: int) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def checkpoint_text(run: MethodRun) -> str:
+    """Short checkpoint description for the table."""
+    if run.unavailable is not None:
+        return f"unavailable: {run.unavailable.reason}"
+    if run.error is not None:
+        return f"failed: {run.error}"
+    p = run.provenance or {}
+    if p.get("kind") == "no weights":
+        return "no weights (interpolation)"
+    return f"{p.get('file_name', '')} ({p.get('kind', '')}, sha256 {str(p.get('sha256', ''))[:12]}…)"
+
+
+def metric_table(comparison: Comparison | None) -> pd.DataFrame:
+    """Method, PSNR, SSIM, LR-consistency, seconds, parameters, checkpoint — one row per method."""
+    rows = []
+    for run in (comparison.runs.values() if comparison else []):
+        rows.append([run.name, _fmt(run.psnr, 2), _fmt(run.ssim, 4), _fmt(run.lr_consistency, 2),
+                     _fmt(run.seconds, 2), "—" if not run.parameters else f"{run.parameters:,}",
+                     checkpoint_text(run)])
+    return pd.DataFrame(rows, columns=TABLE_COLUMNS)
+
+
+def notes_markdown(comparison: Comparison) -> str:
+    """What was done to the upload (one line), or nothing."""
+    return ("Note: " + "; ".join(comparison.notes) + ".") if comparison.notes else ""

@@ -1,0 +1,214 @@
+"""The Rate tab: a blinded MOS study in the browser, as in the SRGAN paper.
+
+Calibration (an NN and an HR example with their anchor scores) → one stimulus at a time, same
+display size, no method name, in the rater's own random order → five labelled buttons → a
+thank-you with the rater's own summary. Progress is kept in the database under an anonymous id
+stored in the browser (``gr.BrowserState``), so a rater can stop, reload and continue.
+
+Call ``build_rate_tab()`` inside ``with gr.Tab("Rate") as tab:`` (pass ``tab`` so the study
+loads when the tab is opened).
+"""
+from __future__ import annotations
+
+import html
+import re
+import secrets
+import threading
+import uuid
+from typing import Any
+
+import gradio as gr
+import numpy as np
+from PIL import Image
+
+from sr_arena.mos.storage import SCORE_LABELS, Store, VoteRejected, open_store
+from sr_arena.mos.study import StudyService, config_from_env
+
+RATER_STORAGE_KEY = "sr-arena-rater"
+_RATER_ID = re.compile(r"^[0-9a-f]{32}$")
+#: Stimuli are shown at 2× their pixel size with nearest-neighbour display scaling, so the
+#: browser adds no blur of its own and every stimulus has the same size on screen.
+MOS_CSS = """
+#mos-stimulus img, .mos-calibration img { image-rendering: pixelated; object-fit: contain; }
+#mos-progress p { font-size: 1.15em; font-variant-numeric: tabular-nums; margin: 0; }
+.mos-bar { height: 6px; background: #e5e7eb; border-radius: 3px; overflow: hidden; margin-top: .3em; }
+.mos-bar > div { height: 100%; background: #6366f1; }
+.mos-score button { min-height: 3.2em; font-size: 1.05em; }
+"""
+
+_lock = threading.Lock()
+_service: StudyService | None = None
+_service_error: str | None = None
+
+
+def get_service() -> StudyService | None:
+    """The app's study (configured by environment variables), created once; None if the DB is unusable."""
+    global _service, _service_error
+    with _lock:
+        if _service is None and _service_error is None:
+            try:
+                _service = StudyService(open_store(), config_from_env())
+            except Exception as error:  # noqa: BLE001 - shown in the tab instead of crashing the app
+                _service_error = f"The study database could not be opened: {error}"
+        return _service
+
+
+def service_error() -> str | None:
+    """Why :func:`get_service` returned None."""
+    return _service_error
+
+
+def browser_secret(store: Store) -> str:
+    """The key BrowserState encrypts the rater id with, shared by every replica and restart."""
+    return store.meta("browser_state_secret", secrets.token_urlsafe(24))
+
+
+def rater_state() -> gr.BrowserState:
+    """The one BrowserState holding the anonymous rater id in this page (created on first call)."""
+    root = gr.context.Context.root_block
+    existing = getattr(root, "_sr_arena_rater_state", None)
+    if existing is not None:
+        return existing
+    service = get_service()
+    secret = browser_secret(service.store) if service else None
+    state = gr.BrowserState(None, storage_key=RATER_STORAGE_KEY, secret=secret)
+    if root is not None:
+        root._sr_arena_rater_state = state  # type: ignore[attr-defined]
+    return state
+
+
+def valid_rater(rater_id: Any) -> str:
+    """The stored rater id, or a fresh random one (never derived from a name or an address)."""
+    return rater_id if isinstance(rater_id, str) and _RATER_ID.match(rater_id) else uuid.uuid4().hex
+
+
+def _png(path: str) -> np.ndarray:
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB"))
+
+
+def progress_html(done: int, total: int) -> str:
+    """"12 / 42" with a thin bar."""
+    share = 100 * done / total if total else 0
+    return (f"<p><b>{done} / {total}</b> rated</p>"
+            f"<div class='mos-bar'><div style='width:{share:.1f}%'></div></div>")
+
+
+def summary_markdown(summary: dict[str, Any], method_names: dict[str, str]) -> str:
+    """The rater's own results, methods now revealed."""
+    lines = [f"## Thank you!\nYou scored **{summary['n_votes']}** images. Here is what you gave each method "
+             "(now revealed), on the 1 (Bad) – 5 (Excellent) scale:\n", "| method | your mean score |", "|---|---|"]
+    for method, mean in sorted(summary["mean_by_method"].items(), key=lambda kv: kv[1]):
+        lines.append(f"| {method_names.get(method, method)} | {mean:.2f} |")
+    if summary["n_gold"]:
+        ok = summary["n_gold"] - summary["n_gold_failed"]
+        lines.append(f"\nCheck images (the original and the blocky enlargement): **{ok} of {summary['n_gold']}** "
+                     "scored as expected (original ≥ 4, blocky ≤ 2).")
+        if summary["flagged"]:
+            lines.append("Your ratings are kept but left out of the default analysis, because several check "
+                         "images were scored unexpectedly.")
+    lines.append("\nThe combined results of everyone are in the **Results** tab.")
+    return "\n".join(lines)
+
+
+def method_names() -> dict[str, str]:
+    """Display names of methods and anchors."""
+    from sr_models.registry import CARDS
+
+    return {"nn": "Nearest neighbour (anchor)", "hr": "Original HR (anchor)",
+            **{k: c.display_name for k, c in CARDS.items()}}
+
+
+def build_rate_tab(tab: Any = None) -> dict[str, Any]:
+    """Build the study UI in the current layout; returns its components (for tests and wiring)."""
+    service = get_service()
+    gr.HTML(f"<style>{MOS_CSS}</style>", visible=True, padding=False)
+    if service is None:
+        gr.Markdown(f"**The MOS study is unavailable.** {html.escape(service_error() or '')}")
+        return {}
+    rater = rater_state()
+    current = gr.State(None)
+    with gr.Column(visible=True) as intro:
+        gr.Markdown(
+            "## Rate image quality\nYou will see images enlarged ×4 by different methods, one at a time, in random "
+            "order, without their names. Score each for how good it looks, from **1 (Bad)** to **5 (Excellent)**. "
+            "Two examples calibrate the scale:")
+        with gr.Row(elem_classes="mos-calibration"):
+            nn_example = gr.Image(label="Scored 1 — Bad: a blocky nearest-neighbour enlargement", format="png",
+                                  interactive=False, buttons=[], height=300)
+            hr_example = gr.Image(label="Scored 5 — Excellent: the original image", format="png",
+                                  interactive=False, buttons=[], height=300)
+        intro_note = gr.Markdown("Loading the study…")
+        start = gr.Button("Start rating", variant="primary", interactive=False, elem_id="mos-start")
+    with gr.Column(visible=False) as rating:
+        progress = gr.HTML(elem_id="mos-progress")
+        stimulus = gr.Image(show_label=False, format="png", interactive=False, buttons=[], height=540,
+                            elem_id="mos-stimulus")
+        gr.Markdown("How good does this image look?")
+        with gr.Row(elem_classes="mos-score"):
+            buttons = [gr.Button(f"{score} {label}", variant="secondary", elem_id=f"mos-score-{score}")
+                       for score, label in SCORE_LABELS.items()]
+        stop = gr.Button("Stop — continue later", variant="stop", size="sm", elem_id="mos-stop")
+    with gr.Column(visible=False) as done_panel:
+        thanks = gr.Markdown(elem_id="mos-thanks")
+
+    panels = [intro, rating, done_panel]
+
+    def show(which: Any) -> list[Any]:
+        return [gr.Column(visible=p is which) for p in panels]
+
+    def enter(rater_id: Any) -> list[Any]:
+        rater_id = valid_rater(rater_id)
+        service.prepare()
+        calibration = service.calibration()
+        done, total = service.progress(rater_id)
+        if total and done >= total:
+            return [rater_id, None, None, "", gr.Button(), *show(done_panel),
+                    summary_markdown(service.rater_summary(rater_id), method_names())]
+        nn, hr = (_png(calibration[0].file), _png(calibration[1].file)) if calibration else (None, None)
+        note = (f"**{total} images** to score; it takes about {max(1, round(total * 6 / 60))} minutes. "
+                "You can stop at any time and continue later in this browser.")
+        if not total:
+            note = "This study has no images yet. " + " ".join(service.notes)
+        label = "Start rating" if done == 0 else f"Continue ({done} / {total} rated)"
+        return [rater_id, nn, hr, note, gr.Button(label, interactive=bool(total)), *show(intro), ""]
+
+    def serve(rater_id: str) -> list[Any]:
+        served = service.next(rater_id)
+        if served is None:
+            return [None, None, "", *show(done_panel),
+                    summary_markdown(service.rater_summary(rater_id), method_names())]
+        return [served.stimulus.id, _png(served.stimulus.file), progress_html(served.done, served.total),
+                *show(rating), ""]
+
+    def begin(rater_id: Any) -> list[Any]:
+        rater_id = valid_rater(rater_id)
+        return [rater_id, *serve(rater_id)]
+
+    def score(value: int):
+        def handler(rater_id: Any, stimulus_id: str | None) -> list[Any]:
+            if not isinstance(rater_id, str) or not stimulus_id:
+                raise gr.Error("Reload the page to continue the study.")
+            try:
+                service.vote(rater_id, stimulus_id, value)
+            except VoteRejected as error:
+                gr.Warning(str(error))
+                return [gr.skip() for _ in served_outputs]
+            return serve(rater_id)
+        return handler
+
+    def pause(rater_id: Any) -> list[Any]:
+        done, total = service.progress(valid_rater(rater_id))
+        return [None, f"**Saved: {done} / {total} rated.** Come back any time in this browser to continue.",
+                gr.Button(f"Continue ({done} / {total} rated)"), *show(intro)]
+
+    entered = [rater, nn_example, hr_example, intro_note, start, *panels, thanks]
+    served_outputs = [current, stimulus, progress, *panels, thanks]
+    if tab is not None:
+        tab.select(enter, rater, entered, api_visibility="private")
+    start.click(begin, rater, [rater, *served_outputs], api_visibility="private")
+    for value, button in zip(SCORE_LABELS, buttons):
+        button.click(score(value), [rater, current], served_outputs, api_visibility="private",
+                     concurrency_limit=None, show_progress="minimal")
+    stop.click(pause, rater, [current, intro_note, start, *panels], api_visibility="private")
+    return {"rater": rater, "enter": (enter, entered), "start": start, "buttons": buttons, "stimulus": stimulus}
