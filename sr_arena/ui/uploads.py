@@ -7,6 +7,7 @@ frame of an animation, 16-bit, palette, CMYK, alpha, grey) is reported as notes 
 from __future__ import annotations
 
 import os
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,6 +55,14 @@ def _what(mode: str) -> str:
     return "an original" if mode == ORIGINAL else "low-resolution input"
 
 
+def _orientation(image: Image.Image) -> int:
+    """EXIF orientation tag (1 when absent or unreadable: a damaged file fails later, when decoded)."""
+    try:
+        return int(image.getexif().get(0x0112, 1) or 1)
+    except (OSError, SyntaxError, ValueError, struct.error):
+        return 1
+
+
 def check_header(path: Path, mode: str) -> list[str]:
     """Refuse files that are too big, not images, or too large/small in pixels, from the header only.
 
@@ -67,7 +76,7 @@ def check_header(path: Path, mode: str) -> list[str]:
         with Image.open(path) as image:
             width, height = image.size
             mode_name, frames = image.mode, getattr(image, "n_frames", 1)
-            orientation = image.getexif().get(0x0112, 1)
+            orientation = _orientation(image)
     except Image.DecompressionBombError:
         raise UploadError("Refused: this file declares so many pixels that it looks like a decompression bomb; "
                           "nothing was decoded.") from None

@@ -1,0 +1,66 @@
+"""Quick ratings in the Compare tab: score a method you have just seen, by name.
+
+These votes are stored with ``blinded = 0`` (the person saw which method made the image) under
+the study id ``quick``, and are kept out of study analyses unless asked for. The Compare tab
+calls :func:`build_quick_rating` through its hook.
+"""
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import gradio as gr
+import numpy as np
+
+from sr_arena.mos.storage import SCORE_LABELS, VoteRejected
+
+from .rate_tab import get_service, rater_state, valid_rater
+
+
+def image_sha256(image: np.ndarray) -> str:
+    """Content hash of the LR input (pixels and shape), identifying the image without storing it."""
+    digest = hashlib.sha256(repr(image.shape).encode())
+    digest.update(np.ascontiguousarray(image).tobytes())
+    return digest.hexdigest()
+
+
+def record_quick_rating(rater_id: Any, comparison: Any, method: str | None, score: int) -> tuple[str, str]:
+    """Store one unblinded rating of ``method``'s output in ``comparison``; (rater id, message)."""
+    service = get_service()
+    rater_id = valid_rater(rater_id)
+    if service is None:
+        raise gr.Error("Ratings cannot be stored: the study database is unavailable.")
+    run = comparison.runs.get(method) if comparison is not None and method else None
+    if run is None or not run.ok:
+        raise gr.Error("Compare an image first, then pick one of the methods that produced an output.")
+    ckpt = (run.provenance or {}).get("sha256") or ""
+    try:
+        service.store.record_quick_vote(rater_id, image_sha256(comparison.lr), comparison.name, method, ckpt,
+                                        run.precision or "exact", score)
+    except VoteRejected as error:
+        return rater_id, f"Not stored: {error}"
+    return rater_id, f"Stored: {run.name} — {score} {SCORE_LABELS[score]} (unblinded quick rating)."
+
+
+def build_quick_rating(components: Any) -> None:
+    """A small 'rate what you see' row under the comparison (hook called by the Compare tab)."""
+    if get_service() is None:
+        return
+    rater = rater_state()
+    with gr.Accordion("Quick rating — score a method you have seen (stored as unblinded)", open=False):
+        gr.Markdown("For a fair, blinded comparison take the study in the **Rate** tab; quick ratings are kept "
+                    "apart from it.", elem_classes="sr-hint")
+        with gr.Row():
+            method = gr.Dropdown(label="Method", choices=[], interactive=True, scale=2, elem_id="quick-method")
+            buttons = [gr.Button(f"{s} {label}", size="sm", min_width=80) for s, label in SCORE_LABELS.items()]
+        message = gr.Markdown(elem_id="quick-message")
+
+    def choices(comparison: Any) -> Any:
+        runs = [(r.name, key) for key, r in (comparison.runs.items() if comparison else []) if r.ok]
+        return gr.Dropdown(choices=runs, value=runs[0][1] if runs else None)
+
+    if components.finished is not None:
+        components.finished.then(choices, components.state, method, api_visibility="private")
+    for score, button in zip(SCORE_LABELS, buttons):
+        button.click(lambda r, c, m, s=score: record_quick_rating(r, c, m, s), [rater, components.state, method],
+                     [rater, message], api_visibility="private")

@@ -1,0 +1,103 @@
+"""The compare pipeline, zoom crops, difference maps, table and zip, without a browser (bicubic only)."""
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sr_arena.ui import crops, diffmaps, presentation
+from sr_arena.ui.compare_tab import difference_views, zoom_views
+from sr_arena.ui.export import build_zip
+from sr_arena.ui.models import ModelPool, Unavailable
+from sr_arena.ui.pipeline import Comparison, prepare, run_method
+from sr_models.imresize import bicubic_downscale, imresize
+from sr_models.metrics import calculate_psnr
+from ui_images import pattern
+
+
+@pytest.fixture(scope="module")
+def comparison() -> Comparison:
+    pool = ModelPool(["bicubic", "awsrn"]).start()
+    comparison = prepare(pattern(130, 97), "original", name="pattern")
+    for model_id in ("bicubic", "awsrn"):
+        run_method(comparison, model_id, pool)
+    return comparison
+
+
+def test_original_mode_modcrops_and_makes_matlab_lr(comparison):
+    assert comparison.original.shape == (128, 96, 3)
+    assert np.array_equal(comparison.lr, bicubic_downscale(comparison.original, 4))
+    assert any("multiple of 4" in note for note in comparison.notes)
+
+
+def test_bicubic_run_is_scored_like_the_papers(comparison):
+    run = comparison.runs["bicubic"]
+    expected = imresize(comparison.lr, scale=4)
+    assert np.array_equal(run.image, expected)
+    assert run.psnr == pytest.approx(calculate_psnr(expected, comparison.original, 4, test_y_channel=True))
+    assert 0 < run.ssim < 1 and run.lr_consistency > run.psnr
+    assert run.provenance["kind"] == "no weights"
+
+
+def test_method_without_weights_is_unavailable_with_reason_and_fix(comparison):
+    run = comparison.runs["awsrn"]
+    assert isinstance(run.unavailable, Unavailable) and not run.ok
+    caption = presentation.caption(run, run.name)
+    assert "unavailable" in caption and "AWSRN_x4.pt" in caption
+    table = presentation.metric_table(comparison)
+    assert list(table["Method"]) == ["Bicubic", "AWSRN"]
+    assert table.iloc[1]["PSNR (dB)"] == "—" and "unavailable" in table.iloc[1]["Checkpoint"]
+
+
+def test_low_res_mode_has_no_reference_metrics():
+    pool = ModelPool(["bicubic"])
+    comparison = prepare(pattern(20, 24), "low-res")
+    run = run_method(comparison, "bicubic", pool)
+    assert comparison.original is None and run.psnr is None and run.lr_consistency > 30
+    assert run.image.shape == (80, 96, 3)
+
+
+def test_crop_box_stays_inside_and_metrics_follow_the_crop(comparison):
+    box = crops.crop_box((0, 0), 48, comparison.hr_shape)
+    assert (box.x0, box.y0, box.size) == (0, 0, (48, 48))
+    box = crops.crop_box((95, 127), 48, comparison.hr_shape)
+    assert (box.x1, box.y1) == (96, 128)
+    _, html_a, overview = zoom_views(comparison, (10, 10), 32, 4)
+    items, html_b, _ = zoom_views(comparison, (80, 110), 32, 4)
+    assert html_a != html_b and "crop PSNR" in html_b
+    assert [caption.split(" ·")[0] for _, caption in items] == ["Original", "Low-res input (nearest ×4)", "Bicubic"]
+    assert items[0][0].shape == (128, 128, 3)  # 32 px × magnification 4
+    assert overview[..., 0].max() == 255  # the red box is drawn
+
+
+def test_nearest_enlargement_and_box_drawing():
+    tile = np.arange(4, dtype=np.uint8).reshape(2, 2)
+    assert np.array_equal(crops.enlarge_nearest(tile, 2), [[0, 0, 1, 1], [0, 0, 1, 1], [2, 2, 3, 3], [2, 2, 3, 3]])
+    drawn = crops.draw_box(np.zeros((10, 10, 3), np.uint8), crops.Box(2, 2, 8, 8), width=1)
+    assert drawn[2, 5].tolist() == [255, 40, 40] and drawn[5, 5].tolist() == [0, 0, 0]
+
+
+def test_difference_maps_are_dark_where_equal_and_bright_where_not(comparison):
+    same = diffmaps.difference_map(comparison.original, comparison.original)
+    assert same.max() <= 4
+    other = diffmaps.difference_map(comparison.original, 255 - comparison.original, amplification=4)
+    assert other.mean() > 150
+    update = difference_views(comparison, True, 8)
+    assert update["visible"] and len(update["value"]) == 1 and "×8" in update["value"][0][1]
+    assert difference_views(comparison, False, 8)["visible"] is False
+
+
+def test_zip_holds_lossless_pngs_and_metrics(comparison, tmp_path):
+    path = build_zip(comparison, tmp_path)
+    with zipfile.ZipFile(path) as archive:
+        names = set(archive.namelist())
+        assert names == {"original.png", "lr_input.png", "bicubic.png", "metrics.json"}
+        restored = np.asarray(Image.open(io.BytesIO(archive.read("bicubic.png"))))
+        metrics = json.loads(archive.read("metrics.json"))
+    assert np.array_equal(restored, comparison.runs["bicubic"].image)
+    assert metrics["methods"]["bicubic"]["psnr"] == pytest.approx(comparison.runs["bicubic"].psnr)
+    assert metrics["methods"]["awsrn"]["unavailable"]["fix"]
