@@ -59,13 +59,14 @@ def checkpoint_summary(model: LoadedModel) -> dict[str, str]:
     return {"sha256": model.provenance.sha256, "kind": model.provenance.kind}
 
 
-def evaluate_model(model: LoadedModel, pairs: list[tuple[str, np.ndarray, np.ndarray]]) -> ModelResult:
+def evaluate_model(model: LoadedModel, pairs: list[tuple[str, np.ndarray, np.ndarray]],
+                   precision: str = "exact") -> ModelResult:
     """PSNR/SSIM (Y channel, crop = scale) of ``model`` over ``pairs``, with wall time."""
     scale = model.card.scale
     per_image: dict[str, dict[str, float]] = {}
     start = time.perf_counter()
     for name, hr, lr in pairs:
-        sr = upscale(model, lr)
+        sr = upscale(model, lr, precision=precision)
         sr = sr[: hr.shape[0], : hr.shape[1]]
         per_image[name] = {
             "psnr": calculate_psnr(sr, hr, crop_border=scale, test_y_channel=True),
@@ -83,7 +84,7 @@ def evaluate_model(model: LoadedModel, pairs: list[tuple[str, np.ndarray, np.nda
     )
 
 
-def evaluate(data_dir: Path, model_ids: list[str], lr_from_hr: bool = False) -> dict:
+def evaluate(data_dir: Path, model_ids: list[str], lr_from_hr: bool = False, precision: str = "exact") -> dict:
     """Evaluate every model on one dataset; unavailable models are listed with their reason."""
     pairs = list(iter_pairs(data_dir, lr_from_hr=lr_from_hr))
     results: dict[str, dict] = {}
@@ -94,7 +95,7 @@ def evaluate(data_dir: Path, model_ids: list[str], lr_from_hr: bool = False) -> 
         except ModelUnavailableError as error:
             unavailable[model_id] = str(error)
             continue
-        result = evaluate_model(model, pairs)
+        result = evaluate_model(model, pairs, precision)
         results[model_id] = {
             "psnr": result.psnr,
             "ssim": result.ssim,

@@ -4,11 +4,25 @@
 arrays are brought to 8 bits first) and returns a uint8 array of the same layout, 4×
 larger. Networks see RGB only: grey images are replicated to three channels and the
 result averaged back; alpha is enlarged with MATLAB-style bicubic.
+
+Precision: ``"exact"`` is float32, NCHW, as the authors' test scripts run; ``"fast"`` is
+the channels_last / reduced-precision path of :mod:`sr_models.precision`, used only for a
+checkpoint whose quality-guard record passes (otherwise exact runs, and
+:class:`UpscaleResult` says why). Large inputs go through overlapping tiles
+(:mod:`sr_models.tiling`), except SAN, whose global operations see the whole image up to
+:data:`SAN_WHOLE_IMAGE_MAX_PIXELS`. :func:`upscale_with_info` caches outputs in a bounded
+LRU (:mod:`sr_models.output_cache`).
 """
 from __future__ import annotations
 
+import json
+import logging
+import math
+import os
+import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -18,13 +32,25 @@ from .image_io import to_uint8
 from .imresize import imresize
 from .archs.san_arch import MIN_CHOP_SIZE, forward_chop
 from .loader import LoadedModel
+from .output_cache import OutputCache, image_sha256
+from .precision import fast_context, fast_mode_for, fast_model, guard_verdict
+from .tiling import memory_budget, plan_tiles, tiled_forward
+
+log = logging.getLogger(__name__)
 
 #: SAN's region non-local attention holds an (N × N/4) matrix per quadrant, N = h·w/4, i.e.
 #: about (h·w)²/16 bytes in float32 (≈0.5 GB at 300×300 LR pixels). Above this many LR
 #: pixels SAN runs through the authors' own test-time wrapper (``forward_chop``, four
 #: overlapping halves) instead of the whole image; below it the global operations see
-#: the whole image, as in the paper.
+#: the whole image, as in the paper. SAN is never cut into blended tiles.
 SAN_WHOLE_IMAGE_MAX_PIXELS = 300 * 300
+#: The authors' ``forward_chop`` recursion threshold (patch area in LR pixels).
+SAN_CHOP_MIN_SIZE = 160000
+
+PRECISIONS = ("exact", "fast")
+
+#: Where ``benchmarks/bench_inference.py --threads`` writes its measured thread choice.
+TUNING_FILE = Path(__file__).with_name("runtime_tuning.json")
 
 
 def _to_tensor(rgb: np.ndarray, input_range: float, device: torch.device) -> torch.Tensor:
@@ -34,11 +60,34 @@ def _to_tensor(rgb: np.ndarray, input_range: float, device: torch.device) -> tor
 
 def _to_uint8(output: torch.Tensor, input_range: float) -> np.ndarray:
     scaled = output.squeeze(0).float().mul(255.0 / input_range).clamp_(0, 255).round_()
-    return scaled.to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+    return scaled.to(torch.uint8).permute(1, 2, 0).contiguous().cpu().numpy()
 
 
-def run_network(descriptor: ModelDescriptor, rgb: np.ndarray, device: torch.device) -> np.ndarray:
-    """Run a network on an HxWx3 uint8 image (float32, whole image; SAN chops large inputs)."""
+def san_attention_bytes(height: int, width: int) -> int:
+    """Float32 bytes of SAN's largest non-local attention matrix for an LR ``height``×``width``."""
+    return (height * width) ** 2 // 16
+
+
+def _san_forward(model: torch.nn.Module, x: torch.Tensor, device: torch.device) -> tuple[torch.Tensor, str]:
+    """SAN on the whole image when it fits, else the authors' chop with patches that fit the budget."""
+    height, width = x.shape[-2:]
+    if height * width <= SAN_WHOLE_IMAGE_MAX_PIXELS or min(height, width) < MIN_CHOP_SIZE:
+        return model(x), "whole image"
+    budget, _ = memory_budget(device)
+    # Largest patch area whose attention matrix fits the budget: (area)²/16 <= budget.
+    min_size = min(SAN_CHOP_MIN_SIZE, max(MIN_CHOP_SIZE**2, int(math.sqrt(budget * 16))))
+    return forward_chop(model, x, min_size=min_size), f"authors' forward_chop (patches < {min_size} LR pixels)"
+
+
+def run_network(descriptor: ModelDescriptor, rgb: np.ndarray, device: torch.device,
+                precision: str = "exact", tile: int | None = None) -> np.ndarray:
+    """Run a network on an HxWx3 uint8 image.
+
+    ``precision`` ``"exact"``: float32 NCHW; ``"fast"``: the device's fast mode, with no
+    guard check (callers check it: :func:`upscale_with_info`). ``tile``: ``None`` chooses
+    from free memory, ``0`` forces the whole image, a number forces that tile side (never
+    for SAN).
+    """
     height, width = rgb.shape[:2]
     if min(height, width) < descriptor.min_size:
         raise ValueError(
@@ -46,57 +95,153 @@ def run_network(descriptor: ModelDescriptor, rgb: np.ndarray, device: torch.devi
             f"got {width}×{height}"
         )
     x = _to_tensor(rgb, descriptor.input_range, device)
-    with torch.inference_mode():
-        if descriptor.arch == "san" and height * width > SAN_WHOLE_IMAGE_MAX_PIXELS and min(height, width) >= MIN_CHOP_SIZE:
+    if precision == "fast":
+        model = fast_model(descriptor, device)
+        mode = fast_mode_for(device)
+        x = x.contiguous(memory_format=torch.channels_last)
+    else:
+        model, mode = descriptor.model, None
 
-            y = forward_chop(descriptor.model, x)
+    def forward(piece: torch.Tensor) -> torch.Tensor:
+        if mode is None:
+            return model(piece)
+        with fast_context(mode):
+            return model(piece.contiguous(memory_format=torch.channels_last))
+
+    with torch.inference_mode():
+        if not descriptor.tileable:
+            y, how = _san_forward(forward, x, device)
+            log.info("%s %d×%d LR: %s", descriptor.arch, width, height, how)
         else:
-            y = descriptor.model(x)
+            plan = plan_tiles(descriptor.arch, height, width, device, tile=tile)
+            log.info("%s: %s", descriptor.arch, plan.describe(width, height))
+            y = forward(x) if plan.tile is None else tiled_forward(forward, x, plan.tile, plan.overlap, descriptor.scale)
     return _to_uint8(y, descriptor.input_range)
 
 
-def _upscale_rgb(model: LoadedModel, rgb: np.ndarray) -> np.ndarray:
+def _upscale_rgb(model: LoadedModel, rgb: np.ndarray, precision: str, tile: int | None) -> np.ndarray:
     if model.descriptor is None:
         return imresize(rgb, scale=model.card.scale)
-    return run_network(model.descriptor, rgb, model.device)
+    return run_network(model.descriptor, rgb, model.device, precision=precision, tile=tile)
 
 
-def upscale(model: LoadedModel, image: np.ndarray) -> np.ndarray:
-    """Enlarge ``image`` ×``scale`` with ``model``; the output has the input's layout."""
+def upscale(model: LoadedModel, image: np.ndarray, precision: str = "exact", *,
+            force_fast: bool = False, tile: int | None = None) -> np.ndarray:
+    """Enlarge ``image`` ×``scale`` with ``model``; the output has the input's layout.
+
+    ``precision="fast"`` runs the fast path only when the checkpoint's guard passes,
+    unless ``force_fast`` (benchmarks and the guard itself). ``tile``: see :func:`run_network`.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}; got {precision!r}")
+    if precision == "fast" and not force_fast:
+        precision = resolve_precision(model, precision)[0]
+    configure_threads()
     image = to_uint8(np.asarray(image))
     if image.ndim == 2:
         rgb = np.repeat(image[:, :, None], 3, axis=2)
-        out = _upscale_rgb(model, rgb).astype(np.float32).mean(axis=2)
+        out = _upscale_rgb(model, rgb, precision, tile).astype(np.float32).mean(axis=2)
         return np.clip(np.rint(out), 0, 255).astype(np.uint8)
     if image.ndim != 3 or image.shape[2] not in (3, 4):
         raise ValueError(f"expected an HxW, HxWx3 or HxWx4 image; got shape {image.shape}")
-    rgb = _upscale_rgb(model, image[:, :, :3])
+    rgb = _upscale_rgb(model, image[:, :, :3], precision, tile)
     if image.shape[2] == 4:
         alpha = imresize(image[:, :, 3], scale=model.card.scale)
         return np.dstack([rgb, alpha])
     return rgb
 
 
-PRECISIONS = ("exact", "fast")
+def resolve_precision(model: LoadedModel, precision: str) -> tuple[str, str]:
+    """``(precision that will run, why)``: fast only with a passing guard record for this checkpoint."""
+    if precision == "exact":
+        return "exact", "float32, as the authors' test scripts"
+    if model.descriptor is None:
+        return "exact", "interpolation has no reduced-precision path"
+    allowed, reason = guard_verdict(model.provenance.sha256 if model.provenance else None, fast_mode_for(model.device))
+    return ("fast" if allowed else "exact"), reason
 
 
 @dataclass(frozen=True)
 class UpscaleResult:
-    """An enlarged image and how it was made (shown next to every output)."""
+    """An enlarged image and how it was made (shown next to every output).
+
+    ``seconds`` is the time the computation took (also for a cache hit, which returns the
+    stored result with ``cached=True``); ``note`` says why this precision ran.
+    """
 
     image: np.ndarray
     precision: str  # the precision that actually ran: "exact" (float32) or "fast"
     seconds: float
     cached: bool = False
+    note: str = ""
 
 
-def upscale_with_info(model: LoadedModel, image: np.ndarray, precision: str = "exact") -> UpscaleResult:
-    """Like :func:`upscale`, and say which precision ran and how long it took.
+#: Outputs of :func:`upscale_with_info`, keyed by (image sha256, model, checkpoint sha256, precision that ran).
+OUTPUT_CACHE: OutputCache[UpscaleResult] = OutputCache()
 
-    Only ``"exact"`` (float32) exists so far; ``"fast"`` runs float32 too and reports it.
+
+def cache_key(model: LoadedModel, image: np.ndarray, precision: str) -> tuple[str, str, str, str]:
+    """The output cache key; ``precision`` is the one that runs (after the guard)."""
+    checkpoint = model.provenance.sha256 if model.provenance else "none"
+    return image_sha256(np.asarray(image)), model.id, checkpoint, precision
+
+
+def upscale_with_info(model: LoadedModel, image: np.ndarray, precision: str = "exact",
+                      cache: OutputCache | None = OUTPUT_CACHE) -> UpscaleResult:
+    """Like :func:`upscale`, and say which precision ran, why, and how long it took.
+
+    Results come from (and go to) ``cache`` (pass ``None`` to bypass it); the returned
+    array of a cached result is read-only.
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}; got {precision!r}")
+    ran, note = resolve_precision(model, precision)
+    key = cache_key(model, image, ran) if cache is not None else None
+    if cache is not None:
+        hit = cache.get(key)
+        if hit is not None:
+            return UpscaleResult(hit.image, hit.precision, hit.seconds, cached=True, note=hit.note)
     start = time.perf_counter()
-    output = upscale(model, image)
-    return UpscaleResult(image=output, precision="exact", seconds=time.perf_counter() - start)
+    output = upscale(model, image, precision=ran, force_fast=True)
+    result = UpscaleResult(image=output, precision=ran, seconds=time.perf_counter() - start, note=note)
+    if cache is not None:
+        cache.put(key, result, output)
+    return result
+
+
+# ----------------------------------------------------------------------------------------------
+# Threads and scheduling (measured by benchmarks/bench_inference.py --threads)
+# ----------------------------------------------------------------------------------------------
+
+_THREADS_LOCK = threading.Lock()
+_THREADS_DONE = False
+
+
+def runtime_tuning() -> dict:
+    """The measured choice: ``{"threads": n or None, "concurrent": bool, ...}`` (defaults when unmeasured)."""
+    if TUNING_FILE.is_file():
+        return json.loads(TUNING_FILE.read_text())
+    return {"threads": None, "concurrent": False, "source": "default (not measured)"}
+
+
+def configure_threads() -> int:
+    """Set torch's intra-op threads once, from ``SR_ARENA_THREADS`` or the measured tuning file."""
+    global _THREADS_DONE
+    with _THREADS_LOCK:
+        if not _THREADS_DONE:
+            wanted = os.environ.get("SR_ARENA_THREADS") or runtime_tuning().get("threads")
+            if wanted:
+                torch.set_num_threads(int(wanted))
+            _THREADS_DONE = True
+    return torch.get_num_threads()
+
+
+def upscale_all(models: list[LoadedModel], image: np.ndarray, precision: str = "fast") -> dict[str, UpscaleResult]:
+    """Every model on one image, one after another or concurrently as the measurement chose."""
+    if runtime_tuning().get("concurrent"):
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=len(models) or 1) as pool:
+            futures = {m.id: pool.submit(upscale_with_info, m, image, precision) for m in models}
+            return {model_id: future.result() for model_id, future in futures.items()}
+    return {m.id: upscale_with_info(m, image, precision) for m in models}
