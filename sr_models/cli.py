@@ -15,7 +15,7 @@ from .loader import ModelUnavailableError, load_model
 from .paths import CHECKPOINTS_DIR
 from .registry import CARDS, get_card
 
-PRECISIONS = ("exact",)
+PRECISIONS = ("exact", "fast")
 
 
 def _model_ids(text: str) -> list[str]:
@@ -29,7 +29,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     model = load_model(args.model)
     from .inference import upscale
 
-    write_png(args.output, upscale(model, read_image(args.input)))
+    write_png(args.output, upscale(model, read_image(args.input), precision=args.precision))
     print(f"{args.input} -> {args.output} with {model.card.display_name}"
           + (f" ({model.provenance.kind}, {Path(model.provenance.file).name})" if model.provenance else ""))
     return 0
@@ -38,7 +38,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluate import evaluate, format_table
 
-    report = evaluate(Path(args.data), args.models, lr_from_hr=args.lr_from_hr)
+    report = evaluate(Path(args.data), args.models, lr_from_hr=args.lr_from_hr, precision=args.precision)
     report["precision"] = args.precision
     if args.json:
         print(json.dumps(report, indent=1))
@@ -127,6 +127,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dest", default=str(CHECKPOINTS_DIR))
     p.add_argument("--timeout", type=float, default=30.0)
     p.set_defaults(func=cmd_fetch)
+
+    from . import guard
+
+    p = sub.add_parser("guard", help="quality guard: fast vs exact PSNR on Set5, per checkpoint")
+    guard.add_arguments(p)
+    p.set_defaults(func=guard.run)
     return parser
 
 
