@@ -26,14 +26,21 @@ from sr_arena.mos.study import StudyService, config_from_env
 
 RATER_STORAGE_KEY = "sr-arena-rater"
 _RATER_ID = re.compile(r"^[0-9a-f]{32}$")
-#: Stimuli are shown at 2× their pixel size with nearest-neighbour display scaling, so the
-#: browser adds no blur of its own and every stimulus has the same size on screen.
-MOS_CSS = """
-#mos-stimulus img, .mos-calibration img { image-rendering: pixelated; object-fit: contain; }
-#mos-progress p { font-size: 1.15em; font-variant-numeric: tabular-nums; margin: 0; }
-.mos-bar { height: 6px; background: #e5e7eb; border-radius: 3px; overflow: hidden; margin-top: .3em; }
-.mos-bar > div { height: 100%; background: #6366f1; }
-.mos-score button { min-height: 3.2em; font-size: 1.05em; }
+#: On-screen size of every stimulus (and calibration example), in CSS pixels.
+DISPLAY_SIZE = 512
+
+
+def mos_css(crop: int) -> str:
+    """Stimuli are shown enlarged by a whole factor (512 px for 128- and 256-pixel crops) with
+    nearest-neighbour display scaling, so the browser adds no blur and every stimulus has the same size."""
+    side = max(1, DISPLAY_SIZE // max(1, crop)) * crop
+    return f"""
+#mos-stimulus img, .mos-calibration img {{ width: {side}px !important; height: {side}px !important;
+  max-width: 100%; object-fit: contain; image-rendering: pixelated; }}
+#mos-progress p {{ font-size: 1.15em; font-variant-numeric: tabular-nums; margin: 0; }}
+.mos-bar {{ height: 6px; background: #e5e7eb; border-radius: 3px; overflow: hidden; margin-top: .3em; }}
+.mos-bar > div {{ height: 100%; background: #6366f1; }}
+.mos-score button {{ min-height: 3.2em; font-size: 1.05em; }}
 """
 
 _lock = threading.Lock()
@@ -122,10 +129,10 @@ def method_names() -> dict[str, str]:
 def build_rate_tab(tab: Any = None) -> dict[str, Any]:
     """Build the study UI in the current layout; returns its components (for tests and wiring)."""
     service = get_service()
-    gr.HTML(f"<style>{MOS_CSS}</style>", visible=True, padding=False)
     if service is None:
         gr.Markdown(f"**The MOS study is unavailable.** {html.escape(service_error() or '')}")
         return {}
+    gr.HTML(f"<style>{mos_css(service.config.crop)}</style>", padding=False)
     rater = rater_state()
     current = gr.State(None)
     with gr.Column(visible=True) as intro:
@@ -135,14 +142,14 @@ def build_rate_tab(tab: Any = None) -> dict[str, Any]:
             "Two examples calibrate the scale:")
         with gr.Row(elem_classes="mos-calibration"):
             nn_example = gr.Image(label="Scored 1 — Bad: a blocky nearest-neighbour enlargement", format="png",
-                                  interactive=False, buttons=[], height=300)
+                                  interactive=False, buttons=[], height=DISPLAY_SIZE + 40)
             hr_example = gr.Image(label="Scored 5 — Excellent: the original image", format="png",
-                                  interactive=False, buttons=[], height=300)
+                                  interactive=False, buttons=[], height=DISPLAY_SIZE + 40)
         intro_note = gr.Markdown("Loading the study…")
         start = gr.Button("Start rating", variant="primary", interactive=False, elem_id="mos-start")
     with gr.Column(visible=False) as rating:
         progress = gr.HTML(elem_id="mos-progress")
-        stimulus = gr.Image(show_label=False, format="png", interactive=False, buttons=[], height=540,
+        stimulus = gr.Image(show_label=False, format="png", interactive=False, buttons=[], height=DISPLAY_SIZE + 20,
                             elem_id="mos-stimulus")
         gr.Markdown("How good does this image look?")
         with gr.Row(elem_classes="mos-score"):

@@ -34,9 +34,9 @@ def summary_table(summary: Summary) -> pd.DataFrame:
         "method": c.label, "MOS": _r(c.mos), "SD": _r(c.sd), "votes": c.n_votes, "raters": c.n_raters,
         "images": c.n_images, "95% t-CI": f"{_r(c.t_low)} – {_r(c.t_high)}",
         "95% bootstrap CI": f"{_r(c.boot_low)} – {_r(c.boot_high)}", "avg rank": _r(c.average_rank),
-        "1/2/3/4/5": "/".join(map(str, c.histogram)), "checkpoint sha256": c.checkpoint_sha256 or "—",
+        "1/2/3/4/5": "/".join(map(str, c.histogram)), "checkpoint": c.checkpoint_sha256[:12] or "—",
     } for c in summary.conditions], columns=["method", "MOS", "SD", "votes", "raters", "images", "95% t-CI",
-                                             "95% bootstrap CI", "avg rank", "1/2/3/4/5", "checkpoint sha256"])
+                                             "95% bootstrap CI", "avg rank", "1/2/3/4/5", "checkpoint"])
 
 
 def image_table(summary: Summary) -> pd.DataFrame:
@@ -60,7 +60,7 @@ def mos_figure(summary: Summary) -> Figure | None:
     rows = summary.conditions
     if not rows:
         return None
-    fig = Figure(figsize=(8, 0.55 * len(rows) + 1.4), layout="constrained")
+    fig = Figure(figsize=(10, 0.5 * len(rows) + 1.5), layout="constrained")
     ax = fig.subplots()
     y = list(range(len(rows)))[::-1]
     mos = [c.mos for c in rows]
@@ -86,9 +86,9 @@ def histogram_figure(summary: Summary) -> Figure | None:
     rows = summary.conditions
     if not rows:
         return None
-    cols = min(4, len(rows))
+    cols = min(7, len(rows))
     nrows = math.ceil(len(rows) / cols)
-    fig = Figure(figsize=(2.3 * cols + 0.5, 2.1 * nrows + 0.3), layout="constrained")
+    fig = Figure(figsize=(1.6 * cols + 0.6, 2.0 * nrows + 0.3), layout="constrained")
     axes = fig.subplots(nrows, cols, squeeze=False, sharey=True)
     for ax, c in zip(axes.flat, rows):
         share = [k / c.n_votes for k in c.histogram]
@@ -109,7 +109,9 @@ def headline(summary: Summary, study: str) -> str:
     text = (f"**{summary.n_votes} votes** analysed in study `{study}`"
             f"{'' if summary.options.get('include_flagged') else f'; {flagged} rater(s) flagged by the check images and left out'}"
             f"; {summary.excluded_votes} vote(s) left out by the options.")
-    if not summary.conditions:
+    if not summary.conditions and summary.excluded_votes:
+        text += " Every vote was left out: tick the options above to include them."
+    elif not summary.conditions:
         text += " No votes yet — rate some images in the **Rate** tab."
     return text
 
@@ -129,9 +131,8 @@ def build_results_tab(tab: Any = None) -> dict[str, Any]:
     info = gr.Markdown(elem_id="mos-results-info")
     table = gr.Dataframe(label="MOS per method (a method with other weights or precision is another row)",
                          interactive=False, wrap=True, elem_id="mos-summary")
-    with gr.Row():
-        mos_plot = gr.Plot(label="MOS with 95 % confidence intervals", elem_id="mos-plot")
-        hist_plot = gr.Plot(label="Rating histograms", elem_id="mos-hist")
+    mos_plot = gr.Plot(label="MOS with 95 % confidence intervals", elem_id="mos-plot")
+    hist_plot = gr.Plot(label="Rating histograms", elem_id="mos-hist")
     tests = gr.Dataframe(label="Paired two-sided Wilcoxon signed-rank tests on per-image means, Holm-corrected",
                          interactive=False, wrap=True, elem_id="mos-tests")
     with gr.Accordion("Per-image breakdown", open=False):
