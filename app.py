@@ -12,6 +12,8 @@ import gradio as gr
 from sr_arena.ui.compare_tab import build_api, build_compare_tab
 from sr_arena.ui.models import ModelPool
 from sr_arena.ui.models_tab import build_models_tab
+from sr_arena.ui.rate_tab import build_rate_tab
+from sr_arena.ui.results_tab import build_results_tab
 from sr_arena.ui.style import CSS
 from sr_arena.ui.uploads import MAX_UPLOAD_BYTES
 
@@ -32,7 +34,10 @@ def build_demo(pool: ModelPool | None = None) -> gr.Blocks:
                 build_compare_tab(pool)
             with gr.Tab("Models", id="models"):
                 cards, refresh_cards = build_models_tab(pool)
-            # The MOS study (issue 6) adds `with gr.Tab("Rate")` and `with gr.Tab("Results")` here.
+            with gr.Tab("Rate", id="rate") as rate_tab:  # the blinded MOS study (sr_arena/mos)
+                build_rate_tab(rate_tab)
+            with gr.Tab("Results", id="results") as results_tab:
+                build_results_tab(results_tab)
         demo.load(refresh_cards, None, cards, api_visibility="private", show_progress="hidden")
         # Public API: one method on one image (gradio_client: Client(url).predict(..., api_name="/enlarge")).
         build_api(pool)
