@@ -74,6 +74,7 @@ def mos_figure(summary: Summary) -> Figure | None:
         ax.text(0.08, yi, f"{c.mos:.2f}  (n={c.n_votes})", va="center", color="white", fontsize=9, weight="bold")
     ax.set_yticks(y, [c.label for c in rows])
     ax.set_xlim(0, 5.2)
+    ax.set_ylim(-0.6, len(rows) - 0.4 + 0.6)  # room above the top bar for the component's label
     ax.set_xticks([1, 2, 3, 4, 5], ["1 Bad", "2 Poor", "3 Fair", "4 Good", "5 Excellent"])
     ax.set_xlabel("Mean opinion score — bars: 95 % t-interval; line below: 95 % bootstrap interval")
     ax.grid(axis="x", alpha=0.3)
