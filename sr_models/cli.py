@@ -75,7 +75,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             print(f"{s['id']:<8} {s['name']:<8} ready (no weights needed)")
         else:
             w = s["weights"]
-            print(f"{s['id']:<8} {s['name']:<8} {w['kind']}: {w['file']}\n{'':17}sha256 {w['sha256']}  "
+            print(f"{s['id']:<8} {s['name']:<8} {w['kind']}: {w['file']}\n{'':17}{w['description']}\n{'':17}sha256 {w['sha256']}  "
                   f"licence {w['licence']}  {s['parameters']:,} parameters\n{'':17}source: {w['origin']}")
             for note in w["skipped"]:
                 print(f"{'':17}skipped: {note}")
@@ -133,6 +133,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("guard", help="quality guard: fast vs exact PSNR on Set5, per checkpoint")
     guard.add_arguments(p)
     p.set_defaults(func=guard.run)
+
+    from .train.command import add_parser as add_train_parser
+
+    add_train_parser(sub)
     return parser
 
 

@@ -80,6 +80,16 @@ class ModelCard:
         return self.arch != "bicubic"
 
 
+#: Licence of the weights SR Arena trains itself (the project's licence).
+HOUSE_LICENCE = "MIT (SR Arena)"
+
+
+def house_recipe(config_name: str) -> str:
+    """How to make a house checkpoint when it is missing: train it and export it."""
+    path = f"configs/train/{config_name}.toml"
+    return f"train it: `python -m sr_models train {path} --resume`, then `python -m sr_models train {path} --export`"
+
+
 BICUBIC = ModelCard(
     id="bicubic",
     display_name="Bicubic",
@@ -124,6 +134,14 @@ SRGAN = ModelCard(
             ),
             sha256="f4c381640826a48d2440583e4920c6bb4041804f4e285c3c6d585f03961fe87c",
             size=2_952_717,
+        ),
+        CheckpointSource(
+            kind=WeightsKind.HOUSE,
+            filename="house/srgan_x4.safetensors",
+            description="SRGAN-MSE (16-block generator from the house SRResNet, adversarial fine-tuning), trained by this project",
+            licence=HOUSE_LICENCE,
+            origin="trained by SR Arena, config configs/train/srgan.toml",
+            manual=house_recipe("srgan"),
         ),
     ),
     notes="No official SRGAN weights were ever released; the public re-implementation is used.",
@@ -204,6 +222,14 @@ AWSRN = ModelCard(
             "and save it as checkpoints/AWSRN_x4.pt (AWSRN-M/-S/-SD checkpoints are recognised too). "
             "No checksum is published.",
         ),
+        CheckpointSource(
+            kind=WeightsKind.HOUSE,
+            filename="house/awsrn_x4.safetensors",
+            description="AWSRN-S (1 LFB × 4 AWRUs), trained by this project",
+            licence=HOUSE_LICENCE,
+            origin="trained by SR Arena, config configs/train/awsrn.toml",
+            manual=house_recipe("awsrn"),
+        ),
     ),
 )
 
@@ -233,15 +259,46 @@ SAN = ModelCard(
             manual="Download SAN_BI4X.pt from the link in daitao/SAN's README and put it in checkpoints/; "
             "its sha256 is checked on load.",
         ),
+        CheckpointSource(
+            kind=WeightsKind.HOUSE,
+            filename="house/san_x4.safetensors",
+            description="SAN, 4/20 groups × 4/10 blocks, trained by this project",
+            licence=HOUSE_LICENCE,
+            origin="trained by SR Arena, config configs/train/san_house.toml",
+            manual=house_recipe("san_house"),
+        ),
     ),
 )
 
+SRRESNET = ModelCard(
+    id="srresnet",
+    display_name="SRResNet",
+    paper=SRGAN.paper,
+    arch="srgan",
+    config={"num_blocks": 16, "num_feat": 64, "scale": 4},
+    scale=4,
+    value_range="RGB [0,1] in, (tanh+1)/2 out",
+    sources=(
+        CheckpointSource(
+            kind=WeightsKind.HOUSE,
+            filename="house/srresnet_x4.safetensors",
+            description="SRResNet (16 blocks, MSE), trained by this project",
+            licence=HOUSE_LICENCE,
+            origin="trained by SR Arena, config configs/train/srresnet.toml",
+            manual=house_recipe("srresnet"),
+        ),
+    ),
+    notes="SRGAN's first stage (the generator trained with MSE only), the starting point of the house SRGAN.",
+)
+
 CARDS: dict[str, ModelCard] = {card.id: card for card in (BICUBIC, SRGAN, ESRGAN, AWSRN, SAN)}
+#: Cards that can be loaded and evaluated by id but are not among the app's five methods.
+EXTRA_CARDS: dict[str, ModelCard] = {SRRESNET.id: SRRESNET}
 
 
 def get_card(model_id: str) -> ModelCard:
     """The card for ``model_id``; raises ``KeyError`` naming the known ids."""
     try:
-        return CARDS[model_id]
+        return CARDS[model_id] if model_id in CARDS else EXTRA_CARDS[model_id]
     except KeyError:
-        raise KeyError(f"unknown model {model_id!r}; known: {', '.join(CARDS)}") from None
+        raise KeyError(f"unknown model {model_id!r}; known: {', '.join([*CARDS, *EXTRA_CARDS])}") from None

@@ -1,0 +1,199 @@
+"""Export a run's weights as a house checkpoint with its model card.
+
+The EMA weights of ``runs/<name>/last.pt`` are written to ``checkpoints/<export>``
+(safetensors; fp16 storage when it changes Set5 PSNR by at most 0.01 dB, else fp32), read
+back through the loader (the same recognition any checkpoint goes through), evaluated on
+Set5 and Set14 with :func:`sr_models.evaluate.evaluate_model` (the code behind
+``python -m sr_models evaluate``), and described in ``<stem>.json`` / ``<stem>.md`` beside it.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from sr_models.checkpoint_io import save_safetensors_atomic, sha256_file
+from sr_models.evaluate import evaluate_model, iter_pairs
+from sr_models.inference import upscale
+from sr_models.imresize import imresize
+from sr_models.loader import LoadedModel, Provenance, load_checkpoint
+from sr_models.paths import CHECKPOINTS_DIR
+from sr_models.registry import WeightsKind, get_card
+
+from .config import TrainConfig, run_dir
+from .data import training_files
+from .validate import BENCHMARK_DIR, gradient_ratio
+
+MAX_BYTES = 10 * 1024 * 1024
+FP16_MAX_PSNR_CHANGE = 0.01
+PROJECT_LICENCE = "MIT (SR Arena)"
+
+
+def house_origin(config: TrainConfig) -> str:
+    """The ``origin`` line of a house checkpoint (the registry's sources use the same text)."""
+    return f"trained by SR Arena, config configs/train/{config.name}.toml"
+
+
+def _loaded(path: Path, config: TrainConfig, description: str) -> LoadedModel:
+    descriptor = load_checkpoint(path, config.arch)
+    provenance = Provenance(kind=WeightsKind.HOUSE.value, file=str(path), sha256=sha256_file(path),
+                            origin=house_origin(config), licence=PROJECT_LICENCE, description=description)
+    return LoadedModel(card=get_card(config.model_id), descriptor=descriptor, provenance=provenance,
+                       device=torch.device("cpu"))
+
+
+def _set5_psnr(path: Path, config: TrainConfig, pairs: list) -> float:
+    return evaluate_model(_loaded(path, config, ""), pairs).psnr
+
+
+def _metadata(config: TrainConfig, state: dict[str, Any], dtype: str) -> dict[str, str]:
+    return {"sr_arena": "house", "model_id": config.model_id, "arch": config.arch,
+            "config": json.dumps(config.as_dict()), "step": str(state["step"]), "dtype": dtype}
+
+
+def sharpness(model: LoadedModel, pairs: list) -> dict[str, float]:
+    """Gradient-magnitude ratio (output vs HR) of ``model`` and of bicubic on ``pairs``."""
+    outs = [upscale(model, lr)[: hr.shape[0], : hr.shape[1]] for _, hr, lr in pairs]
+    bic = [imresize(lr, scale=4.0)[: hr.shape[0], : hr.shape[1]] for _, hr, lr in pairs]
+    refs = [hr for _, hr, _ in pairs]
+    return {"model": gradient_ratio(outs, refs), "bicubic": gradient_ratio(bic, refs)}
+
+
+def export_run(config: TrainConfig, out_dir: Path | None = None, checkpoints_dir: Path | None = None,
+               sets: tuple[str, ...] = ("Set5", "Set14")) -> dict[str, Any]:
+    """Write the house checkpoint and its card; returns the card (a JSON-able dict)."""
+    if not config.export:
+        raise ValueError(f"config {config.name} has no 'export' file name")
+    out_dir = Path(out_dir) if out_dir else run_dir(config)
+    target = Path(checkpoints_dir or CHECKPOINTS_DIR) / config.export
+    state = torch.load(out_dir / "last.pt", map_location="cpu", weights_only=True)
+    weights = {k: v.float() for k, v in state["ema"].items()}
+    set5 = list(iter_pairs(BENCHMARK_DIR / sets[0]))
+
+    fp32_path = target.with_name(target.stem + ".fp32.tmp.safetensors")
+    save_safetensors_atomic(weights, fp32_path, _metadata(config, state, "float32"))
+    psnr32 = _set5_psnr(fp32_path, config, set5)
+    half = {k: (v.half() if v.is_floating_point() else v) for k, v in weights.items()}
+    save_safetensors_atomic(half, target, _metadata(config, state, "float16"))
+    psnr16 = _set5_psnr(target, config, set5)
+    dtype = "float16"
+    if abs(psnr16 - psnr32) > FP16_MAX_PSNR_CHANGE:
+        fp32_path.replace(target)
+        dtype = "float32"
+    fp32_path.unlink(missing_ok=True)
+    size = target.stat().st_size
+    if size > MAX_BYTES:
+        raise ValueError(f"{target} is {size} bytes, over the {MAX_BYTES}-byte limit for house checkpoints")
+
+    model = _loaded(target, config, config.description)
+    results = {}
+    for name in sets:
+        pairs = set5 if name == sets[0] else list(iter_pairs(BENCHMARK_DIR / name))
+        r = evaluate_model(model, pairs)
+        results[name] = {"psnr": round(r.psnr, 4), "ssim": round(r.ssim, 5), "n": r.n, "seconds": round(r.seconds, 1)}
+    log = read_log(out_dir / "log.jsonl")
+    card = {
+        "model_id": config.model_id,
+        "title": config.description,
+        "file": config.export,
+        "sha256": sha256_file(target),
+        "bytes": size,
+        "storage_dtype": dtype,
+        "set5_psnr_fp32_vs_stored": [round(psnr32, 4), round(psnr16 if dtype == "float16" else psnr32, 4)],
+        "kind": WeightsKind.HOUSE.value,
+        "licence": PROJECT_LICENCE,
+        "origin": house_origin(config),
+        "parameters": sum(v.numel() for k, v in weights.items() if "num_batches" not in k and "running" not in k),
+        "config": config.as_dict(),
+        "data": {"folders": config.data_dirs, "images": len(training_files(config.data_dirs)),
+                 "degradation": "MATLAB-exact bicubic x1/4 (sr_models.imresize), whole image, aligned crops",
+                 "augmentation": "random crops, flips and rot90", "benchmark images": "none"},
+        "steps": int(state["step"]),
+        "planned_steps": config.steps,
+        "train_seconds": round(float(state["train_seconds"]), 1),
+        "wall_seconds": round(float(state["wall_seconds"]), 1),
+        "steps_per_second": round(state["step"] / max(float(state["train_seconds"]), 1e-9), 4),
+        "hardware": log.get("hardware", ""),
+        "results": results,
+        "sharpness_set5": sharpness(model, set5),
+        "weights": "exponential moving average of the generator (decay %g)" % config.ema_decay,
+        "commands": {
+            "train": f"python -m sr_models train configs/train/{config.name}.toml --resume",
+            "export": f"python -m sr_models train configs/train/{config.name}.toml --export",
+            "evaluate": evaluate_commands(config.model_id, sets),
+        },
+        "exported_at": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+    }
+    write_card(card, target)
+    return card
+
+
+def evaluate_commands(model_id: str, sets: tuple[str, ...]) -> list[str]:
+    """Commands that re-measure a house checkpoint's table rows.
+
+    ``SR_ARENA_SHARED=/nonexistent`` hides ``../shared/weights`` (the public SRGAN checkpoint
+    would otherwise be preferred over the house one); the data path is explicit.
+    """
+    return [f"SR_ARENA_SHARED=/nonexistent python -m sr_models evaluate --data ../shared/data/benchmark/{s} "
+            f"--models bicubic,{model_id}" for s in sets]
+
+
+def read_log(path: Path) -> dict[str, Any]:
+    """The ``start`` record of a run's log (config, hardware, parameters), or ``{}``."""
+    if not path.is_file():
+        return {}
+    with open(path) as handle:
+        for line in handle:
+            record = json.loads(line)
+            if record.get("event") == "start":
+                return record
+    return {}
+
+
+def card_markdown(card: dict[str, Any]) -> str:
+    """The model card as Markdown."""
+    rows = "\n".join(f"| {name} | {r['psnr']:.2f} | {r['ssim']:.4f} | {r['n']} |" for name, r in card["results"].items())
+    cfg = card["config"]
+    sharp = card["sharpness_set5"]
+    return f"""# {card['title']} — SR Arena house weights
+
+- file: `checkpoints/{card['file']}` ({card['bytes']:,} bytes, {card['storage_dtype']} storage; Set5 PSNR fp32 → stored: {card['set5_psnr_fp32_vs_stored'][0]:.4f} → {card['set5_psnr_fp32_vs_stored'][1]:.4f} dB)
+- sha256: `{card['sha256']}`
+- kind: {card['kind']}; licence: {card['licence']}; origin: {card['origin']}
+- architecture: `{cfg['arch']}` {json.dumps(cfg['arch_args'])} ({card['parameters']:,} parameters)
+- training: {card['steps']:,} of {card['planned_steps']:,} planned steps, batch {cfg['batch_size']}, LR patch {cfg['lr_patch']}×{cfg['lr_patch']}, loss {cfg['loss']}{' + %g adversarial' % cfg['adversarial_weight'] if cfg['adversarial_weight'] else ''}, Adam lr {cfg['lr']:g} (cosine to {cfg['lr_min']:g}), seed {cfg['seed']}{', initialised from run ' + cfg['init_from'] if cfg['init_from'] else ''}
+- weights: {card['weights']}
+- data: {', '.join(card['data']['folders'])} ({card['data']['images']} images from ../shared/data/train); {card['data']['degradation']}; {card['data']['augmentation']}; no benchmark image
+- time: {card['train_seconds'] / 3600:.2f} h of training steps ({card['wall_seconds'] / 3600:.2f} h with validation), {card['steps_per_second']:.3f} steps/s
+- hardware: {card['hardware']}
+- exported: {card['exported_at']}
+
+## Results (×4, Y channel, crop 4, LR_bicubic/X4 from ../shared)
+
+| set | PSNR | SSIM | images |
+|---|---|---|---|
+{rows}
+
+Sharpness on Set5 (mean Sobel gradient magnitude, output / HR; 1 = as sharp as the original): {sharp['model']:.3f} (bicubic {sharp['bicubic']:.3f}).
+
+## Reproduce
+
+```bash
+{card['commands']['train']}
+{card['commands']['export']}
+{chr(10).join(card['commands']['evaluate'])}
+```
+"""
+
+
+def write_card(card: dict[str, Any], weights_path: Path) -> tuple[Path, Path]:
+    """``<stem>.json`` and ``<stem>.md`` beside the weights."""
+    stem = weights_path.with_suffix("")
+    json_path, md_path = stem.with_suffix(".json"), stem.with_suffix(".md")
+    json_path.write_text(json.dumps(card, indent=1) + "\n")
+    md_path.write_text(card_markdown(card))
+    return json_path, md_path
