@@ -10,6 +10,8 @@ run in the background at low priority::
     nohup nice -n 19 python -m sr_models.train.chain --minutes 30 configs/train/awsrn.toml \\
         configs/train/san_house.toml configs/train/srresnet.toml configs/train/srgan.toml \\
         > runs/chain.log 2>&1 &
+
+``python -m sr_models.train.chain --status CONFIG ...`` shows where each run stands.
 """
 from __future__ import annotations
 
@@ -42,7 +44,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("configs", nargs="+")
     parser.add_argument("--minutes", type=float, default=30.0, help="training time per slice")
     parser.add_argument("--rounds", type=int, default=1000)
+    parser.add_argument("--status", action="store_true", help="print each run's step and last validation, then exit")
     args = parser.parse_args(argv)
+    if args.status:
+        for path in args.configs:
+            config = load_config(path)
+            print(f"{config.name:<10} {json.dumps(status(config))}")
+        return 0
     for _ in range(args.rounds):
         configs = [(path, load_config(path)) for path in args.configs]  # re-read: configs may be edited
         by_name = {c.name: c for _, c in configs}
@@ -55,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
             if parent is not None and not finished(parent):
                 continue
             before = status(config).get("step", 0)
-            _run(["train", path, "--resume", "--quiet", "--max-minutes", str(args.minutes)])
+            _run(["train", path, "--resume", "--max-minutes", str(args.minutes)])
             if status(config).get("step", 0) > before and config.export:
                 _run(["train", path, "--export"])
                 progressed = True
