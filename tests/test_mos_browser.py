@@ -61,6 +61,7 @@ def test_whole_short_study_in_the_browser(tmp_path):
         shown = page.locator("#mos-stimulus").inner_text() + page.locator("#mos-progress").inner_text()
         for name in ("nn", "hr", "bicubic", "srgan", "esrgan", "awsrn", "san"):
             assert name not in src.rsplit("/", 1)[-1].lower() and name not in shown.lower().split()
+        sizes: set[tuple[int, int]] = set()
         for n in range(total):
             if n == 3:  # stop, reload the page, and continue where we left off
                 page.locator("#mos-stop").click()
@@ -71,11 +72,14 @@ def test_whole_short_study_in_the_browser(tmp_path):
                 page.get_by_role("button", name=f"Continue (3 / {total} rated)").click()
                 progress.get_by_text(f"3 / {total}").wait_for()
             stimulus_id, method = _current_stimulus(db)
+            box = page.locator("#mos-stimulus img").bounding_box()
+            sizes.add((round(box["width"]), round(box["height"])))
             time.sleep(0.3)  # the server refuses votes faster than SR_ARENA_MIN_VOTE_INTERVAL
             page.locator(f"#mos-score-{EXPECTED.get(method, 3)}").click()
             if n + 1 < total:
                 progress.get_by_text(f"{n + 1} / {total}").wait_for()
                 assert _current_stimulus(db)[0] != stimulus_id
+        assert sizes == {(512, 512)}  # every stimulus at the same size on screen (128 px shown ×4)
         thanks = page.locator("#mos-thanks")
         thanks.get_by_text(f"You scored {total} images").wait_for()
         page.wait_for_timeout(500)

@@ -36,7 +36,7 @@ def mos_css(crop: int) -> str:
     side = max(1, DISPLAY_SIZE // max(1, crop)) * crop
     return f"""
 #mos-stimulus img, .mos-calibration img {{ width: {side}px !important; height: {side}px !important;
-  max-width: 100%; object-fit: contain; image-rendering: pixelated; }}
+  max-width: 100%; object-fit: contain !important; image-rendering: pixelated; }}
 #mos-progress p {{ font-size: 1.15em; font-variant-numeric: tabular-nums; margin: 0; }}
 .mos-bar {{ height: 6px; background: #e5e7eb; border-radius: 3px; overflow: hidden; margin-top: .3em; }}
 .mos-bar > div {{ height: 100%; background: #6366f1; }}
@@ -140,11 +140,13 @@ def build_rate_tab(tab: Any = None) -> dict[str, Any]:
             "## Rate image quality\nYou will see images enlarged ×4 by different methods, one at a time, in random "
             "order, without their names. Score each for how good it looks, from **1 (Bad)** to **5 (Excellent)**. "
             "Two examples calibrate the scale:")
-        with gr.Row(elem_classes="mos-calibration"):
+        with gr.Row():
             nn_example = gr.Image(label="Scored 1 — Bad: a blocky nearest-neighbour enlargement", format="png",
-                                  interactive=False, buttons=[], height=DISPLAY_SIZE + 40)
+                                  interactive=False, buttons=[], height=DISPLAY_SIZE + 80,
+                                  elem_classes="mos-calibration")
             hr_example = gr.Image(label="Scored 5 — Excellent: the original image", format="png",
-                                  interactive=False, buttons=[], height=DISPLAY_SIZE + 40)
+                                  interactive=False, buttons=[], height=DISPLAY_SIZE + 80,
+                                  elem_classes="mos-calibration")
         intro_note = gr.Markdown("Loading the study…")
         start = gr.Button("Start rating", variant="primary", interactive=False, elem_id="mos-start")
     with gr.Column(visible=False) as rating:
@@ -173,7 +175,8 @@ def build_rate_tab(tab: Any = None) -> dict[str, Any]:
             return [rater_id, None, None, "", gr.Button(), *show(done_panel),
                     summary_markdown(service.rater_summary(rater_id), method_names())]
         nn, hr = (_png(calibration[0].file), _png(calibration[1].file)) if calibration else (None, None)
-        note = (f"**{total} images** to score; it takes about {max(1, round(total * 6 / 60))} minutes. "
+        minutes = max(1, round(total * 6 / 60))
+        note = (f"**{total} images** to score; it takes about {minutes} minute{'s' if minutes > 1 else ''}. "
                 "You can stop at any time and continue later in this browser.")
         if not total:
             note = "This study has no images yet. " + " ".join(service.notes)
