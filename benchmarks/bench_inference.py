@@ -235,7 +235,7 @@ def bench_threads(models: dict, size: int, runs: int) -> dict:
     return tuning
 
 
-def bench_tiling(models: dict, limit: int | None, tile: int = 64) -> list[dict]:
+def bench_tiling(models: dict, limit: int | None, tile: int = 96) -> list[dict]:
     """Tiled (``tile``² LR tiles, default overlap) vs whole-image fast output on Set14, per model."""
     from sr_models.evaluate import iter_pairs
 

@@ -236,6 +236,16 @@ def configure_threads() -> int:
     return torch.get_num_threads()
 
 
+def prepare(model: LoadedModel, precision: str = "fast") -> str:
+    """Make ``model``'s fast copy now (on CUDA: cudnn.benchmark and a warm-up forward) so the
+    first request does not pay for it; returns the precision requests will run."""
+    ran, _ = resolve_precision(model, precision)
+    configure_threads()
+    if ran == "fast" and model.descriptor is not None:
+        fast_model(model.descriptor, model.device)
+    return ran
+
+
 def upscale_all(models: list[LoadedModel], image: np.ndarray, precision: str = "fast") -> dict[str, UpscaleResult]:
     """Every model on one image, one after another or concurrently as the measurement chose."""
     if runtime_tuning().get("concurrent"):

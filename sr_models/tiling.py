@@ -26,14 +26,15 @@ import torch
 
 log = logging.getLogger(__name__)
 
-#: Peak activation bytes per LR pixel of one forward pass, float32 (bf16 is counted the same,
-#: to stay conservative). Measured as peak-RSS growth of a 128² and 256² forward
-#: (``bench_inference.py --memory``), rounded up.
+#: Peak activation bytes per LR pixel of one float32 forward (the bf16 path needs about half;
+#: counted the same, to stay conservative). Measured as the slope of peak-RSS growth between a
+#: 96² and a 160² LR forward (VmHWM reset before each; fresh process), rounded up:
+#: SRGAN 10.5 kB, ESRGAN 19.3 kB (fast 9.3 kB), AWSRN 2.6 kB, SAN 12.0 kB (fast 8.6 kB).
 BYTES_PER_LR_PIXEL: dict[str, int] = {
-    "srgan": 6_000,
-    "esrgan": 12_000,
-    "awsrn": 7_000,
-    "san": 10_000,  # plus SAN's non-local attention, (h·w)²/16 bytes: see inference.py
+    "srgan": 12_000,
+    "esrgan": 20_000,
+    "awsrn": 4_000,
+    "san": 13_000,  # plus SAN's non-local attention, (h·w)²/16 bytes: see inference.py
 }
 DEFAULT_BYTES_PER_LR_PIXEL = 16_000
 

@@ -11,7 +11,7 @@ from sr_models.descriptor import ModelDescriptor
 from sr_models.image_io import read_image
 from sr_models.loader import load_model
 from sr_models.metrics import calculate_psnr
-from sr_models.tiling import plan_tiles, tile_starts, tiled_forward
+from sr_models.tiling import bytes_per_pixel, plan_tiles, tile_starts, tiled_forward
 
 from conftest import shared_path
 
@@ -38,7 +38,8 @@ def test_blending_of_a_pointwise_network_is_exact():
 def test_plan_uses_memory_budget(monkeypatch):
     monkeypatch.setenv("SR_ARENA_TILE_BUDGET_MB", "64")
     plan = plan_tiles("esrgan", 1024, 1024, torch.device("cpu"))
-    assert plan.tile is not None and plan.tile * plan.tile * 12_000 <= 64 * 2**20 + 64 * 64 * 12_000
+    assert plan.tile is not None and plan.tile**2 * bytes_per_pixel("esrgan") <= 64 * 2**20
+    assert plan.count == len(tile_starts(1024, plan.tile, plan.overlap)) ** 2
     assert "tiles of" in plan.describe(1024, 1024)
     monkeypatch.setenv("SR_ARENA_TILE_BUDGET_MB", "4096")
     assert plan_tiles("esrgan", 256, 256, torch.device("cpu")).tile is None
