@@ -124,3 +124,20 @@ def test_run_guard_on_a_small_dataset(tmp_path):
     assert record["passed"] == (record["delta_db"] <= 0.05)
     strict = precision.run_guard(model, tmp_path, threshold_db=0.0)
     assert strict["passed"] == (strict["delta_db"] == 0.0)
+
+
+def test_benchmark_quick_mode_runs():
+    """CI smoke: the benchmark's quick mode prints one JSON document with plain/fast rows."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_inference.py"
+    proc = subprocess.run([sys.executable, str(script), "--quick", "--json"], capture_output=True, text=True,
+                          timeout=600, check=True)
+    report = json.loads(proc.stdout)
+    rows = {row["model"]: row for row in report["rows"]}
+    assert "bicubic" in rows and all(r["plain_s"] > 0 and r["fast_s"] > 0 for r in rows.values())
+    if "srgan" in rows:
+        assert rows["srgan"]["gflop"] > 0 and rows["srgan"]["fast_peak_rss_mib"] > 0
+    assert report["total_all_methods"]["median_total_s"] > 0
