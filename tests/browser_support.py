@@ -97,6 +97,14 @@ def serve_app(extra_env: Mapping[str, str] | None = None, timeout: float = 240.0
                 process.wait()
 
 
+def has_weights(model_id: str) -> bool:
+    """Whether any checkpoint file for ``model_id`` is present (so the app will not show it unavailable)."""
+    from sr_models.loader import candidates
+    from sr_models.registry import get_card
+
+    return any(candidates(model_id, source) for source in get_card(model_id).sources)
+
+
 def require_browser() -> None:
     """Skip the calling test unless Playwright and a Chromium executable are installed."""
     pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")

@@ -1,72 +1,94 @@
-"""The app as a server: start ``python app.py`` and call its API through gradio_client."""
+"""The app as a server: ``python app.py`` answers its public API through gradio_client; unusual
+uploads are handled, bad ones refused with a clear message, and the next request still works."""
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from sr_models.paths import REPO_ROOT
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from browser_support import has_weights, serve_app
+from ui_images import pattern, write_cases
 
 
 @pytest.fixture(scope="module")
 def app_url():
-    port = _free_port()
-    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False"}
-    process = subprocess.Popen([sys.executable, "app.py"], cwd=REPO_ROOT, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"app.py exited early:\n{process.stdout.read()}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        process.kill()
-        pytest.fail("app.py did not start listening within 120 s")
-    yield url
-    process.terminate()
-    process.wait(timeout=30)
+    with serve_app(log_name="api-app-server") as url:
+        yield url
 
 
-def test_enlarge_through_the_api(app_url: str, tmp_path: Path):
-    from gradio_client import Client, handle_file
+@pytest.fixture(scope="module")
+def client(app_url):
+    from gradio_client import Client
+
+    return Client(app_url, verbose=False)
+
+
+@pytest.fixture(scope="module")
+def cases(tmp_path_factory):
+    return write_cases(tmp_path_factory.mktemp("api-cases"))
+
+
+def test_build_demo_is_importable_without_launching():
+    from app import build_demo
+
+    assert build_demo().title == "SR Arena"
+
+
+def test_enlarge_through_the_api(client, tmp_path: Path):
+    from gradio_client import handle_file
 
     source = tmp_path / "lr.png"
-    lr = np.random.default_rng(5).integers(0, 256, (12, 10, 3), dtype=np.uint8)
+    lr = pattern(20, 18)
     Image.fromarray(lr).save(source)
-    client = Client(app_url, verbose=False)
-    image_path, info = client.predict(handle_file(str(source)), "bicubic", api_name="/enlarge")
-    assert Image.open(image_path).size == (40, 48)
+    image_path, info = client.predict(handle_file(str(source)), "srgan", "low-res", api_name="/enlarge")
     assert Path(image_path).suffix == ".png"
-    assert "Bicubic" in info
+    assert Image.open(image_path).size == (72, 80)
+    run = info["methods"]["srgan"]
+    assert run["provenance"]["kind"] == "public re-implementation" and run["lr_consistency"] > 20
 
 
-def test_bad_upload_is_a_clear_error_and_the_app_keeps_serving(app_url: str, tmp_path: Path):
-    from gradio_client import Client, handle_file
+def test_original_mode_through_the_api_reports_psnr(client, tmp_path: Path):
+    from gradio_client import handle_file
 
-    bad = tmp_path / "bad.png"
-    bad.write_bytes(b"definitely not a png")
-    client = Client(app_url, verbose=False)
-    with pytest.raises(Exception, match="not a readable image"):
-        client.predict(handle_file(str(bad)), "bicubic", api_name="/enlarge")
-    good = tmp_path / "good.png"
-    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(good)
-    image_path, _ = client.predict(handle_file(str(good)), "bicubic", api_name="/enlarge")
-    assert Image.open(image_path).size == (32, 32)
+    source = tmp_path / "hr.png"
+    Image.fromarray(pattern(70, 66)).save(source)
+    image_path, info = client.predict(handle_file(str(source)), "bicubic", "original", api_name="/enlarge")
+    assert Image.open(image_path).size == (64, 68)  # modcropped to multiples of 4
+    assert 15 < info["methods"]["bicubic"]["psnr"] < 50
+
+
+@pytest.mark.parametrize("name", ["grey", "sixteen_bit", "palette", "cmyk", "alpha", "animated", "exif_rotated"])
+def test_unusual_images_are_handled(client, cases, name):
+    from gradio_client import handle_file
+
+    image_path, info = client.predict(handle_file(str(cases[name])), "bicubic", "low-res", api_name="/enlarge")
+    output = np.asarray(Image.open(image_path))
+    assert output.ndim == 3 and output.shape[2] == 3 and info["notes"]
+    expected = (160, 128) if name == "exif_rotated" else (128, 128)
+    assert output.shape[:2] == expected
+
+
+@pytest.mark.parametrize("name, message", [
+    ("bomb", "decompression bomb"),
+    ("too_large", "at most 512×512"),
+    ("corrupt", "damaged or not a complete image"),
+    ("not_image", "not an image the app can read"),
+])
+def test_bad_upload_is_a_clear_error_and_the_app_keeps_serving(client, cases, name, message):
+    from gradio_client import handle_file
+
+    with pytest.raises(Exception, match=message):
+        client.predict(handle_file(str(cases[name])), "bicubic", "low-res", api_name="/enlarge")
+    image_path, _ = client.predict(handle_file(str(cases["rgb"])), "bicubic", "low-res", api_name="/enlarge")
+    assert Image.open(image_path).size == (128, 128)
+
+
+def test_unavailable_method_says_how_to_fix(client, cases):
+    from gradio_client import handle_file
+
+    if has_weights("awsrn"):
+        pytest.skip("AWSRN weights are present here, so it is not unavailable")
+    with pytest.raises(Exception, match="AWSRN_x4.pt"):
+        client.predict(handle_file(str(cases["rgb"])), "awsrn", "low-res", api_name="/enlarge")
