@@ -4,9 +4,10 @@
         [--models ...] [--threads] [--tiling] [--big]
 
 For each model and LR size: median latency of the plain and fast paths over ``--runs``
-runs in this process, their ratio, effective GFLOP/s (FLOPs counted from the architecture
+runs in this process (alternating plain/fast so both see the same load on a shared CPU),
+their ratio and the median of the per-pair ratios, effective GFLOP/s (FLOPs counted from the architecture
 by ``torch.utils.flop_counter`` on a meta-device copy), peak RSS of the fast run (VmHWM,
-reset before each case), and PSNR between the two paths' outputs. Then the total time of
+reset before a separate fast run), and PSNR between the two paths' outputs. Then the total time of
 all five methods on a 256² LR (fast path, one after another).
 
 Optional sections: ``--threads`` measures 1 vs all intra-op threads and sequential vs
@@ -81,6 +82,25 @@ def median_seconds(fn: Callable[[], object], runs: int) -> tuple[float, object]:
         result = fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times), result
+
+
+def paired_medians(plain: Callable[[], object], fast: Callable[[], object], runs: int) -> dict:
+    """Alternate plain and fast runs (after one warm-up each) so both see the same machine load.
+
+    Returns the two medians, the median of the per-pair ratios, and the last outputs.
+    """
+    plain_out, fast_out = plain(), fast()
+    plain_times, fast_times = [], []
+    for _ in range(runs):
+        start = time.perf_counter()
+        plain_out = plain()
+        plain_times.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        fast_out = fast()
+        fast_times.append(time.perf_counter() - start)
+    ratios = [p / f for p, f in zip(plain_times, fast_times)]
+    return {"plain_s": statistics.median(plain_times), "fast_s": statistics.median(fast_times),
+            "paired_ratio": statistics.median(ratios), "plain_out": plain_out, "fast_out": fast_out}
 
 
 def count_flops(model: LoadedModel, height: int, width: int) -> int:
@@ -163,15 +183,17 @@ def bench_rows(models: dict, sizes: list[int], runs: int) -> list[dict]:
         image = test_image(size)
         for model_id, (model, label) in models.items():
             flops = count_flops(model, size, size)
-            plain_s, plain_out = median_seconds(lambda: run(model, image, "exact", tile=0), runs)
             reset_peak_rss()
-            fast_s, fast_out = median_seconds(lambda: run(model, image, "fast"), runs)
+            run(model, image, "fast")
             rss = peak_rss_mib()
+            timed = paired_medians(lambda: run(model, image, "exact", tile=0), lambda: run(model, image, "fast"), runs)
+            plain_s, fast_s, plain_out, fast_out = timed["plain_s"], timed["fast_s"], timed["plain_out"], timed["fast_out"]
             same = np.array_equal(plain_out, fast_out)
             row = {
                 "model": model_id, "weights": label, "lr": size, "runs": runs,
                 "plain_s": round(plain_s, 4), "fast_s": round(fast_s, 4),
                 "speedup": round(plain_s / fast_s, 2),
+                "paired_speedup": round(timed["paired_ratio"], 2),
                 "gflop": round(flops / 1e9, 2),
                 "plain_gflops": round(flops / plain_s / 1e9, 1) if flops else None,
                 "fast_gflops": round(flops / fast_s / 1e9, 1) if flops else None,
@@ -188,7 +210,7 @@ def format_row(r: dict) -> str:
     gf = f"{r['plain_gflops'] or 0:7.1f} {r['fast_gflops'] or 0:7.1f}"
     psnr = "identical" if r["psnr_fast_vs_plain_db"] is None else f"{r['psnr_fast_vs_plain_db']:.2f} dB"
     return (f"{r['model']:<8} {r['lr']:>4}²  plain {r['plain_s']:8.3f}s  fast {r['fast_s']:8.3f}s  "
-            f"×{r['speedup']:5.2f}  {r['gflop']:8.1f} GFLOP  GFLOP/s {gf}  RSS {r['fast_peak_rss_mib']:6d} MiB  "
+            f"×{r['speedup']:5.2f} (paired ×{r['paired_speedup']:5.2f})  {r['gflop']:8.1f} GFLOP  GFLOP/s {gf}  RSS {r['fast_peak_rss_mib']:6d} MiB  "
             f"fast-vs-plain {psnr}")
 
 
