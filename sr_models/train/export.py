@@ -117,6 +117,7 @@ def export_run(config: TrainConfig, out_dir: Path | None = None, checkpoints_dir
         "train_seconds": round(float(state["train_seconds"]), 1),
         "wall_seconds": round(float(state["wall_seconds"]), 1),
         "steps_per_second": round(state["step"] / max(float(state["train_seconds"]), 1e-9), 4),
+        "step_times": step_time_stats(out_dir / "log.jsonl"),
         "hardware": log.get("hardware", ""),
         "results": results,
         "sharpness_set5": sharpness(model, set5),
@@ -140,6 +141,21 @@ def evaluate_commands(model_id: str, sets: tuple[str, ...]) -> list[str]:
     """
     return [f"SR_ARENA_SHARED=/nonexistent python -m sr_models evaluate --data ../shared/data/benchmark/{s} "
             f"--models bicubic,{model_id}" for s in sets]
+
+
+def step_time_stats(path: Path) -> dict[str, float]:
+    """Step-time statistics from a run's log: the median, and the median of the fastest tenth
+    (an estimate of the uncontended speed on a CPU shared with other work)."""
+    if not path.is_file():
+        return {}
+    with open(path) as handle:
+        times = sorted(r["step_s"] for r in map(json.loads, handle) if "step_s" in r)
+    if not times:
+        return {}
+    fastest = times[: max(1, len(times) // 10)]
+    return {"median_step_s": round(float(np.median(times)), 4),
+            "fastest_tenth_median_step_s": round(float(np.median(fastest)), 4),
+            "uncontended_steps_per_second_estimate": round(1.0 / float(np.median(fastest)), 4)}
 
 
 def read_log(path: Path) -> dict[str, Any]:
@@ -168,7 +184,7 @@ def card_markdown(card: dict[str, Any]) -> str:
 - training: {card['steps']:,} of {card['planned_steps']:,} planned steps, batch {cfg['batch_size']}, LR patch {cfg['lr_patch']}×{cfg['lr_patch']}, loss {cfg['loss']}{' + %g adversarial' % cfg['adversarial_weight'] if cfg['adversarial_weight'] else ''}, Adam lr {cfg['lr']:g} (cosine to {cfg['lr_min']:g}), seed {cfg['seed']}{', initialised from run ' + cfg['init_from'] if cfg['init_from'] else ''}
 - weights: {card['weights']}
 - data: {', '.join(card['data']['folders'])} ({card['data']['images']} images from ../shared/data/train); {card['data']['degradation']}; {card['data']['augmentation']}; no benchmark image
-- time: {card['train_seconds'] / 3600:.2f} h of training steps ({card['wall_seconds'] / 3600:.2f} h with validation), {card['steps_per_second']:.3f} steps/s
+- time: {card['train_seconds'] / 3600:.2f} h of training steps ({card['wall_seconds'] / 3600:.2f} h with validation), {card['steps_per_second']:.3f} steps/s on average on a CPU shared with other work at low priority; {card.get('step_times', {}).get('uncontended_steps_per_second_estimate', float('nan')):.3f} steps/s for the fastest tenth of the steps (≈ the uncontended speed)
 - hardware: {card['hardware']}
 - exported: {card['exported_at']}
 
