@@ -113,7 +113,8 @@ def run_network(descriptor: ModelDescriptor, rgb: np.ndarray, device: torch.devi
             y, how = _san_forward(forward, x, device)
             log.info("%s %d×%d LR: %s", descriptor.arch, width, height, how)
         else:
-            plan = plan_tiles(descriptor.arch, height, width, device, tile=tile)
+            plan = plan_tiles(descriptor.arch, height, width, device, tile=tile,
+                              reduced=mode is not None and mode.reduced)
             log.info("%s: %s", descriptor.arch, plan.describe(width, height))
             y = forward(x) if plan.tile is None else tiled_forward(forward, x, plan.tile, plan.overlap, descriptor.scale)
     return _to_uint8(y, descriptor.input_range)

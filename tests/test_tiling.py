@@ -127,3 +127,13 @@ def test_san_chops_above_threshold(monkeypatch):
     inference.run_network(descriptor, rgb, torch.device("cpu"))
     hook.remove()
     assert calls == [(30, 30)] * 4  # the authors' forward_chop: four overlapping halves + shave 10
+
+
+def test_fast_path_plans_with_its_own_activation_cost_and_even_tiles(monkeypatch):
+    """bf16 activations are half as large: a 256² ESRGAN input runs whole on the fast path; when
+    tiling is needed, tiles are shrunk to the fewest that cover the image (little overlap waste)."""
+    monkeypatch.setenv("SR_ARENA_TILE_BUDGET_MB", "1024")
+    cpu = torch.device("cpu")
+    assert plan_tiles("esrgan", 256, 256, cpu, reduced=True).tile is None
+    exact = plan_tiles("esrgan", 256, 256, cpu)
+    assert exact.tile is not None and exact.count == 4 and exact.tile < 150
