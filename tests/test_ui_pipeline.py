@@ -13,17 +13,22 @@ from sr_arena.ui import crops, diffmaps, presentation
 from sr_arena.ui.compare_tab import difference_views, zoom_views
 from sr_arena.ui.export import build_zip
 from sr_arena.ui.models import ModelPool, Unavailable
-from sr_arena.ui.pipeline import Comparison, prepare, run_method
+from sr_arena.ui.pipeline import Comparison, MethodRun, prepare, run_method
 from sr_models.imresize import bicubic_downscale, imresize
 from sr_models.metrics import calculate_psnr
+from browser_support import has_weights
 from ui_images import pattern
+
+#: A method with no checkpoint here (house weights may exist for either), or None.
+MISSING = next((m for m in ("san", "awsrn") if not has_weights(m)), None)
 
 
 @pytest.fixture(scope="module")
 def comparison() -> Comparison:
-    pool = ModelPool(["bicubic", "awsrn"]).start()
+    methods = ["bicubic", *([MISSING] if MISSING else [])]
+    pool = ModelPool(methods).start()
     comparison = prepare(pattern(130, 97), "original", name="pattern")
-    for model_id in ("bicubic", "awsrn"):
+    for model_id in methods:
         run_method(comparison, model_id, pool)
     return comparison
 
@@ -44,13 +49,44 @@ def test_bicubic_run_is_scored_like_the_papers(comparison):
 
 
 def test_method_without_weights_is_unavailable_with_reason_and_fix(comparison):
-    run = comparison.runs["awsrn"]
+    if MISSING is None:
+        pytest.skip("AWSRN and SAN both have weights here")
+    run = comparison.runs[MISSING]
     assert isinstance(run.unavailable, Unavailable) and not run.ok
     caption = presentation.caption(run, run.name)
-    assert "unavailable" in caption and "AWSRN_x4.pt" in caption
+    assert "unavailable" in caption and {"san": "SAN_BI4X.pt", "awsrn": "AWSRN_x4.pt"}[MISSING] in caption
     table = presentation.metric_table(comparison)
-    assert list(table["Method"]) == ["Bicubic", "AWSRN"]
+    assert list(table["Method"]) == ["Bicubic", run.name]
     assert table.iloc[1]["PSNR (dB)"] == "—" and "unavailable" in table.iloc[1]["Checkpoint"]
+
+
+def test_unavailable_caption_and_table_row_without_a_pool():
+    run = MethodRun("san", "SAN", unavailable=Unavailable("san", "no checkpoint file found", "put SAN_BI4X.pt in checkpoints/"))
+    caption = presentation.caption(run, run.name)
+    assert "unavailable" in caption and "How to fix: put SAN_BI4X.pt" in caption
+    assert presentation.checkpoint_text(run) == "unavailable: no checkpoint file found"
+
+
+def test_pool_warms_up_in_the_background_and_notes_reach_caption_and_json():
+    pool = ModelPool(["bicubic", "srgan"]) if has_weights("srgan") else ModelPool(["bicubic"])
+    pool.start()
+    assert pool.wait(240) and pool.status_markdown().startswith("Ready: Bicubic")
+    assert pool.prepared["bicubic"] == "exact"  # interpolation: nothing to warm up
+    comparison = prepare(pattern(24, 20), "low-res")
+    bicubic = run_method(comparison, "bicubic", pool, precision="fast")
+    assert bicubic.precision == "exact" and "no reduced-precision path" in bicubic.note
+    caption = presentation.caption(bicubic, bicubic.name)
+    assert "asked fast, ran exact: interpolation has no reduced-precision path" in caption
+    from sr_arena.ui.export import metrics_json
+
+    entry = metrics_json(comparison)["methods"]["bicubic"]
+    assert entry["precision_requested"] == "fast" and entry["precision_note"] == bicubic.note
+    exact = run_method(prepare(pattern(24, 20), "low-res"), "bicubic", pool, precision="exact")
+    assert exact.note == "" and "sr-note" not in presentation.caption(exact, exact.name)
+    if "srgan" in pool.prepared:
+        assert pool.prepared["srgan"] in ("fast", "exact")
+        srgan = run_method(comparison, "srgan", pool, precision="fast")
+        assert srgan.note and srgan.note in presentation.caption(srgan, srgan.name).replace("&#x27;", "'")
 
 
 def test_low_res_mode_has_no_reference_metrics():
@@ -95,9 +131,10 @@ def test_zip_holds_lossless_pngs_and_metrics(comparison, tmp_path):
     path = build_zip(comparison, tmp_path)
     with zipfile.ZipFile(path) as archive:
         names = set(archive.namelist())
-        assert names == {"original.png", "lr_input.png", "bicubic.png", "metrics.json"}
+        assert names == {"original.png", "lr_input.png", "bicubic.png", "metrics.json"}  # nothing for MISSING
         restored = np.asarray(Image.open(io.BytesIO(archive.read("bicubic.png"))))
         metrics = json.loads(archive.read("metrics.json"))
     assert np.array_equal(restored, comparison.runs["bicubic"].image)
     assert metrics["methods"]["bicubic"]["psnr"] == pytest.approx(comparison.runs["bicubic"].psnr)
-    assert metrics["methods"]["awsrn"]["unavailable"]["fix"]
+    if MISSING:
+        assert metrics["methods"][MISSING]["unavailable"]["fix"]

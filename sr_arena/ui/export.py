@@ -23,7 +23,8 @@ def metrics_json(comparison: Comparison) -> dict:
     for model_id, run in comparison.runs.items():
         methods[model_id] = {
             "name": run.name, "psnr": run.psnr, "ssim": run.ssim, "lr_consistency": run.lr_consistency,
-            "seconds": run.seconds, "precision": run.precision, "parameters": run.parameters,
+            "seconds": run.seconds, "precision": run.precision, "precision_requested": run.requested,
+            "precision_note": run.note or None, "parameters": run.parameters,
             "provenance": run.provenance, "file": f"{model_id}.png" if run.ok else None,
             "unavailable": None if run.unavailable is None else {"reason": run.unavailable.reason,
                                                                   "fix": run.unavailable.fix},

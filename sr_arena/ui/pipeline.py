@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sr_models.imresize import bicubic_downscale, modcrop
-from sr_models.inference import upscale_with_info
+from sr_models.inference import resolve_precision, upscale_with_info
 from sr_models.loader import LoadedModel
 from sr_models.metrics import calculate_psnr, calculate_ssim
 from sr_models.registry import CARDS
@@ -33,7 +33,9 @@ class MethodRun:
     name: str
     image: np.ndarray | None = None
     seconds: float | None = None
-    precision: str | None = None
+    precision: str | None = None  # the precision that ran ("exact" or "fast")
+    requested: str | None = None  # the precision the person asked for
+    note: str = ""  # why this precision ran (from sr_models.inference), e.g. no guard record
     provenance: dict | None = None
     parameters: int | None = None
     psnr: float | None = None
@@ -123,12 +125,23 @@ def provenance_of(model: LoadedModel) -> dict:
     return data
 
 
+def precision_note(model: LoadedModel, requested: str, ran: str, note: str) -> str:
+    """The engine's note on why ``ran`` ran, kept where it tells the person something.
+
+    Interpolation asked for "exact" has nothing to explain (the engine's note speaks of
+    network weights), so it gets no note; every other note is shown as the engine wrote it.
+    """
+    if model.descriptor is None and requested == ran == "exact":
+        return ""
+    return note.strip()
+
+
 def run_method(comparison: Comparison, model_id: str, pool: ModelPool, precision: str = "exact") -> MethodRun:
     """Enlarge the comparison's LR image with one method and score it; the run is stored and returned.
 
     Never raises for a method's own failure: the run carries ``unavailable`` or ``error`` instead.
     """
-    run = MethodRun(model_id, CARDS[model_id].display_name)
+    run = MethodRun(model_id, CARDS[model_id].display_name, requested=precision)
     loaded = pool.get(model_id)
     if isinstance(loaded, Unavailable):
         run.unavailable = loaded
@@ -139,6 +152,10 @@ def run_method(comparison: Comparison, model_id: str, pool: ModelPool, precision
             run.error = f"{type(error).__name__}: {error}"
         else:
             run.image, run.seconds, run.precision = result.image, result.seconds, result.precision
+            # A cache hit carries the note of the request that filled the cache (which may have asked
+            # for another precision), so the note is re-derived for this request then.
+            note = resolve_precision(loaded, precision)[1] if result.cached else result.note
+            run.note = precision_note(loaded, precision, result.precision, note)
             run.provenance, run.parameters = provenance_of(loaded), loaded.num_parameters
             run.lr_consistency = lr_consistency(result.image, comparison.lr)
             if comparison.original is not None:

@@ -46,14 +46,25 @@ def caption(run: MethodRun | None, name: str, pending: bool = False) -> str:
     if run.error is not None:
         return f'<div class="sr-cap sr-error">{title} — failed: {html.escape(run.error)}</div>'
     parts = [title, badge(run.provenance), f"{run.seconds:.2f} s"]
-    if run.precision and run.precision != "exact":
+    if run.precision and run.precision != "exact" and not run.note:
         parts.append(html.escape(run.precision))
     if run.psnr is not None:
         parts.append(f'<span class="sr-metric">PSNR {run.psnr:.2f} dB · SSIM {run.ssim:.4f}</span>')
     else:
         parts.append(f'<span class="sr-metric" title="PSNR between the output shrunk ×1/4 and the input">'
                      f'LR-consistency {run.lr_consistency:.2f} dB</span>')
-    return '<div class="sr-cap">' + " · ".join(p for p in parts if p) + "</div>"
+    note = precision_line(run)
+    return '<div class="sr-cap">' + " · ".join(p for p in parts if p) + note + "</div>"
+
+
+def precision_line(run: MethodRun) -> str:
+    """A small second caption line: which precision ran and the engine's note on why (or nothing)."""
+    if not run.note:
+        return ""
+    asked = f"asked {run.requested}, ran {run.precision}" if run.requested and run.requested != run.precision \
+        else str(run.precision or "")
+    return f'<br><span class="sr-note">{html.escape(asked)}: {html.escape(run.note)}</span>'
+
 
 
 def input_caption(comparison: Comparison, key: str) -> str:

@@ -8,6 +8,7 @@ CSS = """
 .sr-unavailable { background:#fff4f2; border:1px solid #f1c4bb; border-radius:8px; padding:.6em; }
 .sr-error { background:#fff4f2; border-radius:8px; padding:.6em; }
 .sr-fix { color:#555; font-size:.92em; }
+.sr-note { color:#555; font-size:.85em; }
 .sr-pending { color:#666; }
 .sr-spin { display:inline-block; animation: sr-pulse 1.2s ease-in-out infinite; }
 @keyframes sr-pulse { 0%,100% { opacity:.3 } 50% { opacity:1 } }
