@@ -61,7 +61,8 @@ def scores_table(card: ModelCard, measured: dict[str, dict]) -> str:
             " — not the paper's checkpoint, so not directly comparable with the published rows")
         lines.append(f"| **measured here** | {cells} | {which}{caveat}; `python -m sr_models evaluate` |")
     else:
-        lines.append("| **measured here** | " + " | ".join("—" for _ in DATASETS) + " | not measured (no weights) |")
+        lines.append("| **measured here** | " + " | ".join("—" for _ in DATASETS) + " | not measured yet "
+                     "(store `python -m sr_models evaluate --data DIR --json` output as `results/evaluate_<set>.json`) |")
     return "\n".join(lines)
 
 
@@ -78,7 +79,32 @@ def weights_text(card: ModelCard, loaded: LoadedModel | Unavailable | None) -> s
             f"source {p.origin}; sha256 `{p.sha256}`. It is the first available source in the order below.")
     if p.skipped:
         text += "  \nSkipped: " + "; ".join(p.skipped)
-    return text
+    house = house_training_text(Path(p.file), p.sha256)
+    return text + (f"  \n{house}" if house else "")
+
+
+def house_training_text(weights: Path, sha256: str) -> str:
+    """For weights trained by this project: how far training got and what the export measured.
+
+    Read from the JSON card the exporter writes next to the weights (``<stem>.json``); empty when
+    there is none or it describes another file (its sha256 differs).
+    """
+    card_path = weights.with_suffix(".json")
+    if not card_path.is_file():
+        return ""
+    try:
+        card = json.loads(card_path.read_text())
+    except (OSError, ValueError):
+        return ""
+    if card.get("sha256") != sha256 or card.get("kind") != "trained by this project":
+        return ""
+    steps, planned = card.get("steps"), card.get("planned_steps")
+    progress = (f"{steps:,} of {planned:,} planned training steps" if steps and planned else "training steps unknown")
+    if steps and planned and steps < planned:
+        progress += " — still training, so expect scores well below the paper's"
+    scores = "; ".join(f"{name} {r['psnr']:.2f} dB / {r['ssim']:.4f}" for name, r in card.get("results", {}).items())
+    return (f"**Trained by this project:** {progress}. Measured at export (×4, Y, crop 4): {scores or '—'}. "
+            f"Card: `{card_path.with_suffix('.md').name}` next to the weights.")
 
 
 def sources_text(card: ModelCard) -> str:
