@@ -88,7 +88,24 @@ def test_bad_upload_is_a_clear_error_and_the_app_keeps_serving(client, cases, na
 def test_unavailable_method_says_how_to_fix(client, cases):
     from gradio_client import handle_file
 
-    if has_weights("awsrn"):
-        pytest.skip("AWSRN weights are present here, so it is not unavailable")
-    with pytest.raises(Exception, match="AWSRN_x4.pt"):
-        client.predict(handle_file(str(cases["rgb"])), "awsrn", "low-res", api_name="/enlarge")
+    missing = next((m for m in ("san", "awsrn") if not has_weights(m)), None)
+    if missing is None:
+        pytest.skip("AWSRN and SAN both have weights here, so neither is unavailable")
+    with pytest.raises(Exception, match={"san": "SAN_BI4X.pt", "awsrn": "AWSRN_x4.pt"}[missing]):
+        client.predict(handle_file(str(cases["rgb"])), missing, "low-res", api_name="/enlarge")
+
+
+def test_house_weights_are_labelled_trained_by_this_project(client, cases):
+    from gradio_client import handle_file
+
+    from sr_models.loader import load_model
+
+    if not has_weights("awsrn"):
+        pytest.skip("no AWSRN checkpoint here")
+    provenance = load_model("awsrn").provenance.as_dict()
+    _, info = client.predict(handle_file(str(cases["rgb"])), "awsrn", "low-res", api_name="/enlarge")
+    shown = info["methods"]["awsrn"]["provenance"]
+    assert shown["kind"] == provenance["kind"] and shown["sha256"] == provenance["sha256"]
+    assert shown["description"] == provenance["description"]
+    if shown["kind"] == "trained by this project":
+        assert "trained by this project" in shown["description"]

@@ -6,13 +6,14 @@ Images are small (original 128×128 → LR 32×32) so ESRGAN runs in seconds on 
 from __future__ import annotations
 
 import json
-import time
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+
+from sr_models.loader import load_model
 
 from browser_support import browser_page, has_weights, require_browser, screenshot, serve_app
 from ui_images import write_cases
@@ -58,6 +59,18 @@ def run_and_wait(page) -> None:
     page.locator("#download").wait_for(state="visible", timeout=RUN_TIMEOUT_MS)
 
 
+def wait_for_panel(page, key: str) -> None:
+    """Wait until panel ``key`` shows a decoded picture (not merely an <img> element).
+
+    The image is fetched and decoded after the run's last update, which can take a while when the
+    CPU is busy (models, Chromium and other work share it), hence the run's generous timeout.
+    """
+    page.wait_for_function(
+        """key => { const img = document.querySelector(`#panel-${key} img`);
+                    return img !== null && img.complete && img.naturalWidth > 0; }""",
+        arg=key, timeout=RUN_TIMEOUT_MS, polling=250)
+
+
 def click_image_at(page, selector: str, fx: float, fy: float) -> None:
     """Click at a fraction (fx, fy) of the picture as drawn (Gradio centres it unscaled when it fits)."""
     page.locator(selector).first.scroll_into_view_if_needed()
@@ -85,10 +98,14 @@ def test_original_mode_panels_table_zoom_diffs_slider_and_zip(app_url, images, t
         upload(page, images["original"], "I have the original")
         run_and_wait(page)
         for key in ("original", "lr", "bicubic", "srgan", "esrgan"):
-            page.locator(f"#panel-{key} img").wait_for()
+            wait_for_panel(page, key)
         for model_id in ("awsrn", "san"):
-            if not has_weights(model_id):
-                assert "How to fix" in page.locator(f"#caption-{model_id}").inner_text()
+            caption = page.locator(f"#caption-{model_id}").inner_text()
+            if has_weights(model_id):  # e.g. house weights: a picture, its badge and scores
+                wait_for_panel(page, model_id)
+                assert "PSNR" in caption and load_model(model_id).provenance.kind in caption
+            else:
+                assert "How to fix" in caption
         assert "PSNR" in page.locator("#caption-esrgan").inner_text()
         rows = table_rows(page)
         assert set(rows) == {"Bicubic", "SRGAN", "ESRGAN", "AWSRN", "SAN"}
@@ -98,22 +115,23 @@ def test_original_mode_panels_table_zoom_diffs_slider_and_zip(app_url, images, t
         screenshot(page, "compare-original")
 
         # Synchronized zoom: a click on a panel moves the crop; crop PSNR changes.
-        page.locator("#crop-metrics table").wait_for()
+        page.locator("#crop-metrics table").wait_for(timeout=RUN_TIMEOUT_MS)
         before = page.locator("#crop-metrics").inner_text()
         assert page.locator("#strip img").count() >= 5  # original, LR, every method that ran
         click_image_at(page, "#panel-esrgan img", 0.15, 0.2)
-        page.wait_for_function("b => document.querySelector('#crop-metrics').innerText !== b", arg=before)
+        page.wait_for_function("b => document.querySelector('#crop-metrics').innerText !== b", arg=before,
+                               timeout=RUN_TIMEOUT_MS)
         after = page.locator("#crop-metrics").inner_text()
         assert "crop PSNR" in after and after != before
         screenshot(page, "compare-zoom")
 
         # Difference maps on and off.
         page.locator("#show-diff").get_by_text("Show difference maps").click()
-        page.locator("#diff-maps img").first.wait_for()
+        page.locator("#diff-maps img").first.wait_for(timeout=RUN_TIMEOUT_MS)
         assert page.locator("#diff-maps img").count() >= 3
         screenshot(page, "compare-diffmaps")
         page.locator("#show-diff").get_by_text("Show difference maps").click()
-        page.locator("#diff-maps").wait_for(state="hidden")
+        page.locator("#diff-maps").wait_for(state="hidden", timeout=RUN_TIMEOUT_MS)
 
         # Wipe slider: ESRGAN vs original by default; dragging moves the handle.
         slider = page.locator("#slider")
@@ -127,7 +145,9 @@ def test_original_mode_panels_table_zoom_diffs_slider_and_zip(app_url, images, t
         page.mouse.down()
         page.mouse.move(area["x"] + area["width"] * 0.2, area["y"] + area["height"] / 2, steps=8)
         page.mouse.up()
-        time.sleep(0.5)
+        page.wait_for_function("""b => { const imgs = document.querySelectorAll('#slider img');
+                                         return getComputedStyle(imgs[imgs.length - 1]).clipPath !== b; }""",
+                               arg=handle_before, timeout=RUN_TIMEOUT_MS)
         handle_after = slider.locator("img").last.evaluate("e => getComputedStyle(e).clipPath")
         screenshot(page, "compare-slider")
         assert handle_after != handle_before
@@ -154,8 +174,8 @@ def test_low_resolution_mode_has_lr_consistency_and_no_reference(app_url, images
         upload(page, images["lowres"], "This is already low-resolution")
         page.locator("#methods").get_by_text("ESRGAN", exact=True).click()  # untick: keep it quick
         run_and_wait(page)
+        wait_for_panel(page, "srgan")
         screenshot(page, "compare-lowres-done")
-        page.locator("#panel-srgan img").wait_for()
         assert not page.locator("#panel-original").is_visible()
         assert not page.locator("#panel-esrgan").is_visible()
         rows = table_rows(page)
@@ -177,12 +197,12 @@ def test_bad_upload_shows_its_message_and_the_app_keeps_serving(app_url, images,
         fresh_page(page, app_url)
         upload(page, images[case], "This is already low-resolution")
         page.locator("#run").click()
-        page.get_by_text(message).first.wait_for(timeout=60_000)
+        page.get_by_text(message).first.wait_for(timeout=RUN_TIMEOUT_MS)
         screenshot(page, f"bad-upload-{case}")
         fresh_page(page, app_url)
         upload(page, images["grey"], "This is already low-resolution")
         for name in ("SRGAN", "ESRGAN"):
             page.locator("#methods").get_by_text(name, exact=True).click()
         run_and_wait(page)
-        page.locator("#panel-bicubic img").wait_for()
+        wait_for_panel(page, "bicubic")
         assert "greyscale" in page.locator("#notes").inner_text()
