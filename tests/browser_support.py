@@ -21,6 +21,7 @@ missing (CI installs both). Screenshots and server logs go to ``test-artifacts/`
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import socket
@@ -62,16 +63,32 @@ def _serves(url: str) -> bool:
         return False
 
 
-@contextlib.contextmanager
-def serve_app(extra_env: Mapping[str, str] | None = None, timeout: float = 240.0,
-              log_name: str = "app-server") -> Iterator[str]:
-    """Run ``python app.py`` on a free loopback port until the block ends; yields its URL.
+@dataclasses.dataclass
+class AppServer:
+    """A running ``python app.py``: its URL, its process (``pid`` is the Python interpreter itself,
+    no shell in between) and its log file."""
 
-    ``extra_env`` is added to the environment (data directories, limits, ...). The server's
-    output goes to ``test-artifacts/<log_name>.log``, and is quoted when it fails to start.
+    url: str
+    port: int
+    process: subprocess.Popen
+    log_path: Path
+
+    @property
+    def pid(self) -> int:
+        """Process id of the app's Python interpreter (what ``os.kill(pid, SIGKILL)`` should hit)."""
+        return self.process.pid
+
+
+@contextlib.contextmanager
+def app_server(extra_env: Mapping[str, str] | None = None, timeout: float = 240.0,
+               log_name: str = "app-server", port: int | None = None) -> Iterator[AppServer]:
+    """Like :func:`serve_app` but yields an :class:`AppServer` (pid, process); ``port`` picks the port,
+    e.g. to restart on the same origin so the browser keeps its ``localStorage`` (BrowserState).
+
+    The process is stopped when the block ends, unless the test already killed it.
     """
     ARTIFACTS_DIR.mkdir(exist_ok=True)
-    port = free_port()
+    port = port or free_port()
     env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
            "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1", **(extra_env or {})}
     log_path = ARTIFACTS_DIR / f"{log_name}.log"
@@ -87,14 +104,27 @@ def serve_app(extra_env: Mapping[str, str] | None = None, timeout: float = 240.0
                 if time.monotonic() > deadline:
                     pytest.fail(f"app.py did not serve {url} within {timeout:.0f} s:\n{log_path.read_text()[-4000:]}")
                 time.sleep(0.5)
-            yield url
+            yield AppServer(url, port, process, log_path)
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+
+
+@contextlib.contextmanager
+def serve_app(extra_env: Mapping[str, str] | None = None, timeout: float = 240.0,
+              log_name: str = "app-server") -> Iterator[str]:
+    """Run ``python app.py`` on a free loopback port until the block ends; yields its URL.
+
+    ``extra_env`` is added to the environment (data directories, limits, ...). The server's
+    output goes to ``test-artifacts/<log_name>.log``, and is quoted when it fails to start.
+    """
+    with app_server(extra_env, timeout, log_name) as server:
+        yield server.url
 
 
 def has_weights(model_id: str) -> bool:
