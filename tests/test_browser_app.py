@@ -62,12 +62,15 @@ def run_and_wait(page) -> None:
 def wait_for_panel(page, key: str) -> None:
     """Wait until panel ``key`` shows a decoded picture (not merely an <img> element).
 
-    The image is fetched and decoded after the run's last update, which can take a while when the
+    Gradio's image preview is ``loading="lazy"``: a panel outside the viewport is not fetched (its
+    <img> stays 0×0, so neither "visible" nor decoded), hence the scroll first, as a person would.
+    The picture is fetched and decoded after the run's last update, which can take a while when the
     CPU is busy (models, Chromium and other work share it), hence the run's generous timeout.
     """
+    page.locator(f"#panel-{key}").scroll_into_view_if_needed(timeout=RUN_TIMEOUT_MS)
     page.wait_for_function(
         """key => { const img = document.querySelector(`#panel-${key} img`);
-                    return img !== null && img.complete && img.naturalWidth > 0; }""",
+                    return img !== null && !!img.getAttribute("src") && img.complete && img.naturalWidth > 0; }""",
         arg=key, timeout=RUN_TIMEOUT_MS, polling=250)
 
 
@@ -80,6 +83,15 @@ def click_image_at(page, selector: str, fx: float, fy: float) -> None:
         const w = img.naturalWidth * k, h = img.naturalHeight * k;
         return [r.left + (r.width - w) / 2 + fx * w, r.top + (r.height - h) / 2 + fy * h]; }""", [selector, fx, fy])
     page.mouse.click(x, y)
+
+
+def wait_for_table(page, methods: int) -> None:
+    """Wait until the metric table shows one row per ticked method (the Dataframe re-renders after
+    the run's last update, possibly after the download button has appeared)."""
+    page.wait_for_function(
+        """n => new Set(Array.from(document.querySelectorAll('#metric-table [data-row][data-col]'))
+                             .map(e => e.dataset.row)).size === n""",
+        arg=methods, timeout=RUN_TIMEOUT_MS, polling=250)
 
 
 def table_rows(page) -> dict[str, list[str]]:
@@ -107,6 +119,7 @@ def test_original_mode_panels_table_zoom_diffs_slider_and_zip(app_url, images, t
             else:
                 assert "How to fix" in caption
         assert "PSNR" in page.locator("#caption-esrgan").inner_text()
+        wait_for_table(page, 5)
         rows = table_rows(page)
         assert set(rows) == {"Bicubic", "SRGAN", "ESRGAN", "AWSRN", "SAN"}
         assert 20 < float(rows["Bicubic"][1]) < 40 and 0 < float(rows["ESRGAN"][2]) < 1
@@ -178,6 +191,7 @@ def test_low_resolution_mode_has_lr_consistency_and_no_reference(app_url, images
         screenshot(page, "compare-lowres-done")
         assert not page.locator("#panel-original").is_visible()
         assert not page.locator("#panel-esrgan").is_visible()
+        wait_for_table(page, 4)
         rows = table_rows(page)
         assert set(rows) == {"Bicubic", "SRGAN", "AWSRN", "SAN"}  # ESRGAN was unticked
         assert rows["SRGAN"][1] == "—" and float(rows["SRGAN"][3]) > 25
