@@ -201,7 +201,8 @@ def upscale_with_info(model: LoadedModel, image: np.ndarray, precision: str = "e
     if cache is not None:
         hit = cache.get(key)
         if hit is not None:
-            return UpscaleResult(hit.image, hit.precision, hit.seconds, cached=True, note=hit.note)
+            # the note answers *this* request (e.g. "asked fast, ran exact"), not the one that filled the cache
+            return UpscaleResult(hit.image, hit.precision, hit.seconds, cached=True, note=note)
     start = time.perf_counter()
     output = upscale(model, image, precision=ran, force_fast=True)
     result = UpscaleResult(image=output, precision=ran, seconds=time.perf_counter() - start, note=note)

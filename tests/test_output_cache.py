@@ -70,3 +70,15 @@ def test_bounded_cache_evicts_lru_upscales():
     assert len(cache) == 2
     assert not inference.upscale_with_info(bicubic, images[0], "exact", cache=cache).cached  # evicted
     assert inference.upscale_with_info(bicubic, images[2], "exact", cache=cache).image is results[2].image
+
+
+def test_cache_hit_note_answers_the_request_not_the_first_caller():
+    from sr_models.inference import upscale_with_info
+
+    bicubic = load_model("bicubic")
+    image = np.zeros((8, 8, 3), np.uint8)
+    cache = OutputCache(max_bytes=1 << 20)
+    exact = upscale_with_info(bicubic, image, "exact", cache=cache)
+    fast = upscale_with_info(bicubic, image, "fast", cache=cache)
+    assert fast.cached and fast.precision == exact.precision == "exact"
+    assert fast.note != exact.note and "interpolation" in fast.note

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sr_models.imresize import bicubic_downscale, modcrop
-from sr_models.inference import resolve_precision, upscale_with_info
+from sr_models.inference import upscale_with_info
 from sr_models.loader import LoadedModel
 from sr_models.metrics import calculate_psnr, calculate_ssim
 from sr_models.registry import CARDS
@@ -152,10 +152,7 @@ def run_method(comparison: Comparison, model_id: str, pool: ModelPool, precision
             run.error = f"{type(error).__name__}: {error}"
         else:
             run.image, run.seconds, run.precision = result.image, result.seconds, result.precision
-            # A cache hit carries the note of the request that filled the cache (which may have asked
-            # for another precision), so the note is re-derived for this request then.
-            note = resolve_precision(loaded, precision)[1] if result.cached else result.note
-            run.note = precision_note(loaded, precision, result.precision, note)
+            run.note = precision_note(loaded, precision, result.precision, result.note)
             run.provenance, run.parameters = provenance_of(loaded), loaded.num_parameters
             run.lr_consistency = lr_consistency(result.image, comparison.lr)
             if comparison.original is not None:
