@@ -81,7 +81,7 @@ def test_sigkill_of_the_app_mid_vote_stream_loses_no_acknowledged_vote(tmp_path)
             for position in range(ACKED_BEFORE_KILL):
                 stimulus_id, score = _shown(db), _score_for(position)
                 page.locator(f"#mos-score-{score}").click()
-                progress.get_by_text(f"{position + 1} / {total}").wait_for()
+                progress.get_by_text(f"{position + 1} / {total}", exact=True).wait_for()
                 acked.append((position, stimulus_id, score))
             # One more vote, in flight: the kill comes as soon as the browser has sent it.
             in_flight = (ACKED_BEFORE_KILL, _shown(db), _score_for(ACKED_BEFORE_KILL))
@@ -105,11 +105,11 @@ def test_sigkill_of_the_app_mid_vote_stream_loses_no_acknowledged_vote(tmp_path)
             _open_rate_tab(page, second.url)
             _wait_ready(page, f"Continue ({done} / {total} rated)")
             page.locator("#mos-start").click()
-            progress.get_by_text(f"{done} / {total}").wait_for()
+            progress.get_by_text(f"{done} / {total}", exact=True).wait_for()
             screenshot(page, "mos-kill-resumed")
             stimulus_id, score = _shown(db), _score_for(done)
             page.locator(f"#mos-score-{score}").click()
-            progress.get_by_text(f"{done + 1} / {total}").wait_for()
+            progress.get_by_text(f"{done + 1} / {total}", exact=True).wait_for()
 
     after = _votes(db)
     assert [v[:3] for v in after[:done]] == [v[:3] for v in stored]
