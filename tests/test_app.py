@@ -85,14 +85,23 @@ def test_bad_upload_is_a_clear_error_and_the_app_keeps_serving(client, cases, na
     assert Image.open(image_path).size == (128, 128)
 
 
-def test_unavailable_method_says_how_to_fix(client, cases):
-    from gradio_client import handle_file
+def test_unavailable_method_says_how_to_fix(cases, tmp_path_factory):
+    """With a checkpoints directory that holds no AWSRN/SAN files (house weights included), both
+    methods are unavailable with the fix, and the others keep working."""
+    from gradio_client import Client, handle_file
 
-    missing = next((m for m in ("san", "awsrn") if not has_weights(m)), None)
-    if missing is None:
-        pytest.skip("AWSRN and SAN both have weights here, so neither is unavailable")
-    with pytest.raises(Exception, match={"san": "SAN_BI4X.pt", "awsrn": "AWSRN_x4.pt"}[missing]):
-        client.predict(handle_file(str(cases["rgb"])), missing, "low-res", api_name="/enlarge")
+    from sr_models.paths import CHECKPOINTS_DIR
+
+    bare = tmp_path_factory.mktemp("bare-checkpoints")
+    if (CHECKPOINTS_DIR / "converted").is_dir():  # reuse the converted ESRGAN instead of converting again
+        (bare / "converted").symlink_to(CHECKPOINTS_DIR / "converted")
+    with serve_app({"SR_ARENA_CHECKPOINTS": str(bare)}, log_name="api-bare-app-server") as url:
+        client = Client(url, verbose=False)
+        for missing, fix in (("awsrn", "AWSRN_x4.pt"), ("san", "SAN_BI4X.pt")):
+            with pytest.raises(Exception, match=fix):
+                client.predict(handle_file(str(cases["rgb"])), missing, "low-res", api_name="/enlarge")
+        image_path, _ = client.predict(handle_file(str(cases["rgb"])), "bicubic", "low-res", api_name="/enlarge")
+        assert Image.open(image_path).size == (128, 128)
 
 
 def test_house_weights_are_labelled_trained_by_this_project(client, cases):
