@@ -278,14 +278,14 @@ def bench_tiling(models: dict, limit: int | None, tile: int = 96) -> list[dict]:
                 from sr_models.precision import fast_context, fast_model
 
                 fm, mode = fast_model(d, CPU), fast_mode_for(CPU)
-                x = inference._to_tensor(lr, d.input_range, CPU).contiguous(memory_format=torch.channels_last)
+                x = inference.to_network_input(lr, d.input_range, CPU).contiguous(memory_format=torch.channels_last)
 
                 def forward(piece: torch.Tensor) -> torch.Tensor:
                     with fast_context(mode):
                         return fm(piece.contiguous(memory_format=torch.channels_last))
 
                 with torch.inference_mode():
-                    tiled = inference._to_uint8(tiled_forward(forward, x, tile, DEFAULT_OVERLAP, d.scale), d.input_range)
+                    tiled = inference.from_network_output(tiled_forward(forward, x, tile, DEFAULT_OVERLAP, d.scale), d.input_range)
             psnrs.append(calculate_psnr(tiled, whole, 0))
             psnr_whole.append(calculate_psnr(whole[: hr.shape[0], : hr.shape[1]], hr, 4, test_y_channel=True))
             psnr_tiled.append(calculate_psnr(tiled[: hr.shape[0], : hr.shape[1]], hr, 4, test_y_channel=True))

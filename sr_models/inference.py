@@ -53,12 +53,14 @@ PRECISIONS = ("exact", "fast")
 TUNING_FILE = Path(__file__).with_name("runtime_tuning.json")
 
 
-def _to_tensor(rgb: np.ndarray, input_range: float, device: torch.device) -> torch.Tensor:
+def to_network_input(rgb: np.ndarray, input_range: float, device: torch.device) -> torch.Tensor:
+    """HxWx3 uint8 -> (1, 3, H, W) float32 on ``device``, scaled to the network's range."""
     tensor = torch.from_numpy(np.array(rgb, dtype=np.uint8, order="C", copy=True)).to(device)
     return tensor.permute(2, 0, 1).unsqueeze(0).float().mul_(input_range / 255.0)
 
 
-def _to_uint8(output: torch.Tensor, input_range: float) -> np.ndarray:
+def from_network_output(output: torch.Tensor, input_range: float) -> np.ndarray:
+    """(1, 3, H, W) network output -> HxWx3 uint8 (clamped and rounded, as the papers' test scripts)."""
     scaled = output.squeeze(0).float().mul(255.0 / input_range).clamp_(0, 255).round_()
     return scaled.to(torch.uint8).permute(1, 2, 0).contiguous().cpu().numpy()
 
@@ -94,7 +96,7 @@ def run_network(descriptor: ModelDescriptor, rgb: np.ndarray, device: torch.devi
             f"{descriptor.arch} needs images of at least {descriptor.min_size}×{descriptor.min_size} pixels; "
             f"got {width}×{height}"
         )
-    x = _to_tensor(rgb, descriptor.input_range, device)
+    x = to_network_input(rgb, descriptor.input_range, device)
     if precision == "fast":
         model = fast_model(descriptor, device)
         mode = fast_mode_for(device)
@@ -117,7 +119,7 @@ def run_network(descriptor: ModelDescriptor, rgb: np.ndarray, device: torch.devi
                               reduced=mode is not None and mode.reduced)
             log.info("%s: %s", descriptor.arch, plan.describe(width, height))
             y = forward(x) if plan.tile is None else tiled_forward(forward, x, plan.tile, plan.overlap, descriptor.scale)
-    return _to_uint8(y, descriptor.input_range)
+    return from_network_output(y, descriptor.input_range)
 
 
 def _upscale_rgb(model: LoadedModel, rgb: np.ndarray, precision: str, tile: int | None) -> np.ndarray:

@@ -6,14 +6,13 @@ their ratio is below 1; a sharper, GAN-trained output is closer to 1.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import torch
 from scipy import ndimage
 from torch import nn
 
 from sr_models.evaluate import iter_pairs
+from sr_models.inference import from_network_output, to_network_input
 from sr_models.metrics import calculate_psnr, rgb2ycbcr_y
 from sr_models.paths import SHARED_DIR
 
@@ -44,9 +43,7 @@ def load_val_pairs(set_name: str = "Set5") -> list[tuple[str, np.ndarray, np.nda
 def run_on_image(model: nn.Module, lr: np.ndarray, value_range: float, device: torch.device) -> np.ndarray:
     """Network output for one uint8 image (grey is replicated to RGB and averaged back), uint8."""
     rgb = np.repeat(lr[:, :, None], 3, axis=2) if lr.ndim == 2 else lr[:, :, :3]
-    x = torch.from_numpy(np.ascontiguousarray(rgb)).to(device).permute(2, 0, 1)[None].float() * (value_range / 255.0)
-    y = model(x).float() * (255.0 / value_range)
-    out = y[0].clamp(0, 255).round().permute(1, 2, 0).to(torch.uint8).cpu().numpy()
+    out = from_network_output(model(to_network_input(rgb, value_range, device)), value_range)
     if lr.ndim == 2:
         out = np.clip(np.rint(out.astype(np.float32).mean(axis=2)), 0, 255).astype(np.uint8)
     return out
