@@ -55,7 +55,7 @@ def test_every_shipped_config_loads_and_trains_on_training_folders_only():
         files = training_files(config.data_dirs)
         assert len(files) == 301, path
         assert not any(bench in f.resolve().parents for f in files)
-    assert {p.stem for p in CONFIGS.glob("*.toml")} == {"awsrn", "san_house", "srresnet", "srgan"}
+    assert {p.stem for p in CONFIGS.glob("*.toml")} == {"awsrn", "awsrn_full", "san_house", "srresnet", "srgan"}
 
 
 def test_benchmark_folders_are_refused():
@@ -232,3 +232,25 @@ def test_train_cli_runs_steps_and_resumes(tiny_data):
         assert json.loads(second.stdout.strip().splitlines()[-1])["step"] == 4
     finally:
         shutil.rmtree(run, ignore_errors=True)
+
+
+def test_curves_count_training_compute_and_compare_at_equal_budget(tmp_path):
+    from sr_models.train.curves import psnr_at_compute, training_flops_per_step, validation_curve
+
+    small, full = load_config(CONFIGS / "awsrn.toml"), load_config(CONFIGS / "awsrn_full.toml")
+    small_flops, full_flops = training_flops_per_step(small), training_flops_per_step(full)
+    assert 2.5 < full_flops / small_flops < 2.9  # 4 LFBs vs 1: the body dominates the cost
+    log = tmp_path / "log.jsonl"
+    rows = [{"event": "start"}, {"step": 10, "loss": 1.0}, {"step": 500, "val": {"psnr": 29.0}},
+            {"step": 1000, "val": {"psnr": 29.5}}, {"step": 1000, "val": {"psnr": 29.6}}]
+    log.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    curve = validation_curve(log, flops_per_step=1e12)
+    assert [(p.step, p.psnr) for p in curve] == [(500, 29.0), (1000, 29.6)]
+    assert curve[1].pflop == pytest.approx(1.0)
+    assert psnr_at_compute(curve, 0.9).step == 500 and psnr_at_compute(curve, 0.1) is None
+    assert validation_curve(tmp_path / "missing.jsonl", 1.0) == []
+
+
+def test_threads_can_be_overridden_per_invocation():
+    assert load_config(CONFIGS / "srresnet.toml", threads=1).threads == 1
+    assert load_config(CONFIGS / "srresnet.toml", threads=None).threads == load_config(CONFIGS / "srresnet.toml").threads

@@ -14,6 +14,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-minutes", type=float, default=None, help="stop (and save) after this much wall time")
     p.add_argument("--export", action="store_true",
                    help="do not train: export runs/<name>/last.pt to checkpoints/ with its model card")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads for this invocation (overrides the config; e.g. 1 per run when two runs share 2 cores)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
 
@@ -21,7 +23,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def cmd_train(args: argparse.Namespace) -> int:
     from .config import load_config
 
-    config = load_config(args.config)
+    config = load_config(args.config, threads=args.threads)
     if args.export:
         from .export import export_run
 
