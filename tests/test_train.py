@@ -254,3 +254,12 @@ def test_curves_count_training_compute_and_compare_at_equal_budget(tmp_path):
 def test_threads_can_be_overridden_per_invocation():
     assert load_config(CONFIGS / "srresnet.toml", threads=1).threads == 1
     assert load_config(CONFIGS / "srresnet.toml", threads=None).threads == load_config(CONFIGS / "srresnet.toml").threads
+
+
+def test_config_edits_during_a_run_are_named_in_the_card():
+    from sr_models.train.export import config_changes
+
+    started = dataclasses.asdict(load_config(CONFIGS / "san_house.toml", steps=20000, threads=2))
+    now = load_config(CONFIGS / "san_house.toml", steps=10000, threads=1).as_dict()
+    assert config_changes(started, now) == ["steps: 20000 → 10000"]  # threads are not a training setting
+    assert config_changes(now, now) == []

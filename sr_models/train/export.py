@@ -114,6 +114,7 @@ def export_run(config: TrainConfig, out_dir: Path | None = None, checkpoints_dir
                  "augmentation": "random crops, flips and rot90", "benchmark images": "none"},
         "steps": int(state["step"]),
         "planned_steps": config.steps,
+        "changed_during_run": config_changes(log.get("config", {}), config.as_dict()),
         "train_seconds": round(float(state["train_seconds"]), 1),
         "wall_seconds": round(float(state["wall_seconds"]), 1),
         "steps_per_second": round(state["step"] / max(float(state["train_seconds"]), 1e-9), 4),
@@ -158,6 +159,13 @@ def step_time_stats(path: Path) -> dict[str, float]:
             "uncontended_steps_per_second_estimate": round(1.0 / float(np.median(fastest)), 4)}
 
 
+def config_changes(started: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    """Settings edited in the config after the run started (e.g. a shortened schedule), as
+    ``"key: old → new"``; the per-invocation thread count is not a training setting."""
+    return [f"{key}: {started[key]} → {now[key]}" for key in sorted(set(started) & set(now))
+            if key != "threads" and started[key] != now[key]]
+
+
 def read_log(path: Path) -> dict[str, Any]:
     """The ``start`` record of a run's log (config, hardware, parameters), or ``{}``."""
     if not path.is_file():
@@ -175,6 +183,8 @@ def card_markdown(card: dict[str, Any]) -> str:
     rows = "\n".join(f"| {name} | {r['psnr']:.2f} | {r['ssim']:.4f} | {r['n']} |" for name, r in card["results"].items())
     cfg = card["config"]
     sharp = card["sharpness_set5"]
+    edited = card.get("changed_during_run") or []
+    changes = f"- config edited during the run (schedule re-aimed; resumed from the same state): {'; '.join(edited)}\n" if edited else ""
     return f"""# {card['title']} — SR Arena house weights
 
 - file: `checkpoints/{card['file']}` ({card['bytes']:,} bytes, {card['storage_dtype']} storage; Set5 PSNR fp32 → stored: {card['set5_psnr_fp32_vs_stored'][0]:.4f} → {card['set5_psnr_fp32_vs_stored'][1]:.4f} dB)
@@ -182,7 +192,7 @@ def card_markdown(card: dict[str, Any]) -> str:
 - kind: {card['kind']}; licence: {card['licence']}; origin: {card['origin']}
 - architecture: `{cfg['arch']}` {json.dumps(cfg['arch_args'])} ({card['parameters']:,} parameters)
 - training: {card['steps']:,} of {card['planned_steps']:,} planned steps, batch {cfg['batch_size']}, LR patch {cfg['lr_patch']}×{cfg['lr_patch']}, loss {cfg['loss']}{' + %g adversarial' % cfg['adversarial_weight'] if cfg['adversarial_weight'] else ''}, Adam lr {cfg['lr']:g} (cosine to {cfg['lr_min']:g}), seed {cfg['seed']}{', initialised from run ' + cfg['init_from'] if cfg['init_from'] else ''}
-- weights: {card['weights']}
+{changes}- weights: {card['weights']}
 - data: {', '.join(card['data']['folders'])} ({card['data']['images']} images from ../shared/data/train); {card['data']['degradation']}; {card['data']['augmentation']}; no benchmark image
 - time: {card['train_seconds'] / 3600:.2f} h of training steps ({card['wall_seconds'] / 3600:.2f} h with validation), {card['steps_per_second']:.3f} steps/s on average on a CPU shared with other work at low priority; {card.get('step_times', {}).get('uncontended_steps_per_second_estimate', float('nan')):.3f} steps/s for the fastest tenth of the steps (≈ the uncontended speed)
 - hardware: {card['hardware']}
