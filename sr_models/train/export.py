@@ -119,7 +119,7 @@ def export_run(config: TrainConfig, out_dir: Path | None = None, checkpoints_dir
         "wall_seconds": round(float(state["wall_seconds"]), 1),
         "steps_per_second": round(state["step"] / max(float(state["train_seconds"]), 1e-9), 4),
         "step_times": step_time_stats(out_dir / "log.jsonl"),
-        "hardware": log.get("hardware", ""),
+        "hardware": "; ".join(run_hardware(out_dir / "log.jsonl")),
         "results": results,
         "sharpness_set5": sharpness(model, set5),
         "weights": "exponential moving average of the generator (decay %g)" % config.ema_decay,
@@ -164,6 +164,16 @@ def config_changes(started: dict[str, Any], now: dict[str, Any]) -> list[str]:
     ``"key: old → new"``; the per-invocation thread count is not a training setting."""
     return [f"{key}: {started[key]} → {now[key]}" for key in sorted(set(started) & set(now))
             if key != "threads" and started[key] != now[key]]
+
+
+def run_hardware(path: Path) -> list[str]:
+    """Every distinct machine/thread setting the run trained on (its start and resume records)."""
+    if not path.is_file():
+        return []
+    with open(path) as handle:
+        records = [json.loads(line) for line in handle if '"event"' in line]
+    lines = (r["hardware"].replace(" 1 threads,", " 1 thread,") for r in records if r.get("hardware"))
+    return list(dict.fromkeys(lines))
 
 
 def read_log(path: Path) -> dict[str, Any]:

@@ -50,7 +50,8 @@ def hardware_summary(device: torch.device) -> str:
                 break
     except OSError:
         pass
-    return f"CPU {cpu}, {torch.get_num_threads()} threads, torch {torch.__version__}"
+    threads = torch.get_num_threads()
+    return f"CPU {cpu}, {threads} thread{'' if threads == 1 else 's'}, torch {torch.__version__}"
 
 
 def learning_rate(config: TrainConfig, step: int, base: float | None = None) -> float:
