@@ -247,7 +247,8 @@ def test_curves_count_training_compute_and_compare_at_equal_budget(tmp_path):
     curve = validation_curve(log, flops_per_step=1e12)
     assert [(p.step, p.psnr) for p in curve] == [(500, 29.0), (1000, 29.6)]
     assert curve[1].pflop == pytest.approx(1.0)
-    assert psnr_at_compute(curve, 0.9).step == 500 and psnr_at_compute(curve, 0.1) is None
+    assert psnr_at_compute(curve, 0.9).step == 500 and psnr_at_compute(curve, 1.0).step == 1000
+    assert psnr_at_compute(curve, 0.1) is None and psnr_at_compute(curve, 1.5) is None  # before / beyond the run
     assert validation_curve(tmp_path / "missing.jsonl", 1.0) == []
 
 

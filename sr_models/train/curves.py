@@ -53,7 +53,10 @@ def validation_curve(log: Path, flops_per_step: float) -> list[CurvePoint]:
 
 
 def psnr_at_compute(curve: list[CurvePoint], pflop: float) -> CurvePoint | None:
-    """The last validation point reached with at most ``pflop`` of training compute."""
+    """The last validation point reached with at most ``pflop`` of training compute; None before
+    the first one or beyond the run's last one (the run has not been trained that far)."""
+    if not curve or pflop > curve[-1].pflop + 1e-12:
+        return None
     reached = [p for p in curve if p.pflop <= pflop + 1e-12]
     return reached[-1] if reached else None
 
@@ -82,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         cells = []
         for _, _, curve in runs:
             point = psnr_at_compute(curve, budget)
-            cells.append(f"{point.psnr:9.2f} @ {point.step:>6}" if point else " " * 20)
+            cells.append(f"{point.psnr:9.2f} @ {point.step:>6}" if point else "—")
         print(f"{budget:<8.3f}" + "".join(f"{c:>20}" for c in cells))
     return 0
 
