@@ -264,3 +264,22 @@ def test_config_edits_during_a_run_are_named_in_the_card():
     now = load_config(CONFIGS / "san_house.toml", steps=10000, threads=1).as_dict()
     assert config_changes(started, now) == ["steps: 20000 → 10000"]  # threads are not a training setting
     assert config_changes(now, now) == []
+
+
+def test_export_re_estimates_batch_norm_statistics_for_averaged_weights(tiny_data, tmp_path):
+    from sr_models.train.export import recalibrate_batch_norm
+
+    config = tiny_config(tiny_data, arch="srgan", model_id="srgan", arch_args={"num_blocks": 1, "num_feat": 8},
+                         loss="mse", steps=3)
+    trainer = make_trainer(config, out_dir=tmp_path / "run", cache=False, quiet=True)
+    trainer.run()
+    ema = {k: v.clone() for k, v in trainer.ema.state_dict().items()}
+    new = recalibrate_batch_norm(ema, config, batches=4)
+    assert new.keys() == ema.keys()
+    changed = {k for k in ema if not torch.equal(ema[k], new[k])}
+    assert changed and all("running_" in k or "num_batches" in k for k in changed)  # only BN statistics move
+    assert new["block2.bn1.num_batches_tracked"].dtype == torch.int64
+    assert recalibrate_batch_norm(ema, config, batches=4)["block2.bn1.running_mean"].equal(new["block2.bn1.running_mean"])
+    awsrn = tiny_config(tiny_data)
+    weights = make_trainer(awsrn, out_dir=tmp_path / "aw", cache=False, quiet=True).ema.state_dict()
+    assert recalibrate_batch_norm(weights, awsrn) is weights  # no BN: unchanged

@@ -25,7 +25,8 @@ from sr_models.paths import CHECKPOINTS_DIR
 from sr_models.registry import WeightsKind, get_card
 
 from .config import TrainConfig, run_dir
-from .data import training_files
+from .data import PatchSampler, load_training_pairs, training_files
+from .nets import build_generator
 from .validate import BENCHMARK_DIR, gradient_ratio
 
 MAX_BYTES = 10 * 1024 * 1024
@@ -55,6 +56,30 @@ def _metadata(config: TrainConfig, state: dict[str, Any], dtype: str) -> dict[st
             "config": json.dumps(config.as_dict()), "step": str(state["step"]), "dtype": dtype}
 
 
+BN_RECALIBRATION_BATCHES = 64
+
+
+def recalibrate_batch_norm(weights: dict[str, torch.Tensor], config: TrainConfig,
+                           batches: int = BN_RECALIBRATION_BATCHES, seed: int = 0) -> dict[str, torch.Tensor]:
+    """Averaged (EMA) weights with BatchNorm running statistics re-estimated for them.
+
+    During training the EMA copies the live network's BN statistics, which belong to the live
+    weights, not to their average. As for SWA (Izmailov et al. 2018, Sec. 3.2), the statistics are
+    recomputed with one pass over training batches (``torch.optim.swa_utils.update_bn``): fixed
+    seed, training patches only. Networks without BN (AWSRN, SAN) are returned unchanged.
+    """
+    model, value_range = build_generator(config.arch, config.arch_args)
+    if not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+        return weights
+    model.load_state_dict(weights)
+    sampler = PatchSampler(load_training_pairs(config.data_dirs, config.scale), config.lr_patch, config.scale,
+                           np.random.default_rng(seed))
+    inputs = [torch.from_numpy(sampler.sample(config.batch_size)[0]).permute(0, 3, 1, 2).float() * (value_range / 255)
+              for _ in range(batches)]
+    torch.optim.swa_utils.update_bn(inputs, model)
+    return {k: v.detach().float() if v.is_floating_point() else v for k, v in model.state_dict().items()}
+
+
 def sharpness(model: LoadedModel, pairs: list) -> dict[str, float]:
     """Gradient-magnitude ratio (output vs HR) of ``model`` and of bicubic on ``pairs``."""
     outs = [upscale(model, lr)[: hr.shape[0], : hr.shape[1]] for _, hr, lr in pairs]
@@ -71,7 +96,8 @@ def export_run(config: TrainConfig, out_dir: Path | None = None, checkpoints_dir
     out_dir = Path(out_dir) if out_dir else run_dir(config)
     target = Path(checkpoints_dir or CHECKPOINTS_DIR) / config.export
     state = torch.load(out_dir / "last.pt", map_location="cpu", weights_only=True)
-    weights = {k: v.float() for k, v in state["ema"].items()}
+    weights = recalibrate_batch_norm({k: v.float() if v.is_floating_point() else v for k, v in state["ema"].items()},
+                                     config)
     set5 = list(iter_pairs(BENCHMARK_DIR / sets[0]))
 
     fp32_path = target.with_name(target.stem + ".fp32.tmp.safetensors")
@@ -122,7 +148,9 @@ def export_run(config: TrainConfig, out_dir: Path | None = None, checkpoints_dir
         "hardware": "; ".join(run_hardware(out_dir / "log.jsonl")),
         "results": results,
         "sharpness_set5": sharpness(model, set5),
-        "weights": "exponential moving average of the generator (decay %g)" % config.ema_decay,
+        "weights": "exponential moving average of the generator (decay %g)" % config.ema_decay + (
+            f"; BatchNorm statistics re-estimated for the averaged weights on {BN_RECALIBRATION_BATCHES} training "
+            "batches (torch.optim.swa_utils.update_bn)" if any(k.endswith("running_mean") for k in weights) else ""),
         "commands": {
             "train": f"python -m sr_models train configs/train/{config.name}.toml --resume",
             "export": f"python -m sr_models train configs/train/{config.name}.toml --export",
