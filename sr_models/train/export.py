@@ -232,7 +232,7 @@ def card_markdown(card: dict[str, Any]) -> str:
 - training: {card['steps']:,} of {card['planned_steps']:,} planned steps, batch {cfg['batch_size']}, LR patch {cfg['lr_patch']}×{cfg['lr_patch']}, loss {cfg['loss']}{' + %g adversarial' % cfg['adversarial_weight'] if cfg['adversarial_weight'] else ''}, Adam lr {cfg['lr']:g} (cosine to {cfg['lr_min']:g}), seed {cfg['seed']}{', initialised from run ' + cfg['init_from'] if cfg['init_from'] else ''}
 {changes}- weights: {card['weights']}
 - data: {', '.join(card['data']['folders'])} ({card['data']['images']} images from ../shared/data/train); {card['data']['degradation']}; {card['data']['augmentation']}; no benchmark image
-- time: {card['train_seconds'] / 3600:.2f} h of training steps ({card['wall_seconds'] / 3600:.2f} h with validation), {card['steps_per_second']:.3f} steps/s on average on a CPU shared with other work at low priority; {card.get('step_times', {}).get('uncontended_steps_per_second_estimate', float('nan')):.3f} steps/s for the fastest tenth of the steps (≈ the uncontended speed)
+- time: {card['train_seconds'] / 3600:.2f} h of training steps ({card['wall_seconds'] / 3600:.2f} h with validation), {card['steps_per_second']:.3f} steps/s on average on a CPU shared with other work; {card.get('step_times', {}).get('uncontended_steps_per_second_estimate', float('nan')):.3f} steps/s for the fastest tenth of the steps (≈ the uncontended speed)
 - hardware: {card['hardware']}
 - exported: {card['exported_at']}
 
