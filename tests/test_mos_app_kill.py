@@ -44,7 +44,7 @@ def _votes(db: Path) -> list[tuple[int, str, int, str]]:
 
 
 def _open_rate_tab(page, url: str) -> None:
-    page.goto(url)
+    page.goto(url, timeout=180_000)  # the app warms its models up on both cores meanwhile
     page.get_by_role("tab", name="Rate").click()
 
 
