@@ -101,7 +101,7 @@ def house_training_text(weights: Path, sha256: str) -> str:
     steps, planned = card.get("steps"), card.get("planned_steps")
     progress = (f"{steps:,} of {planned:,} planned training steps" if steps and planned else "training steps unknown")
     if steps and planned and steps < planned:
-        progress += " — stopped before the end of its schedule (a 2-core CPU budget), so expect scores below the paper's"
+        progress += " — stopped before the end of its schedule, so expect scores below the paper's"
     scores = "; ".join(f"{name} {r['psnr']:.2f} dB / {r['ssim']:.4f}" for name, r in card.get("results", {}).items())
     return (f"**Trained by this project:** {progress}. Measured at export (×4, Y, crop 4): {scores or '—'}. "
             f"Card: `{card_path.with_suffix('.md').name}` next to the weights.")

@@ -66,7 +66,6 @@ def precision_line(run: MethodRun) -> str:
     return f'<br><span class="sr-note">{html.escape(asked)}: {html.escape(run.note)}</span>'
 
 
-
 def input_caption(comparison: Comparison, key: str) -> str:
     """Caption of the Original / Low-res panels."""
     if key == "original":

@@ -96,8 +96,8 @@ def export_run(config: TrainConfig, out_dir: Path | None = None, checkpoints_dir
     out_dir = Path(out_dir) if out_dir else run_dir(config)
     target = Path(checkpoints_dir or CHECKPOINTS_DIR) / config.export
     state = torch.load(out_dir / "last.pt", map_location="cpu", weights_only=True)
-    weights = recalibrate_batch_norm({k: v.float() if v.is_floating_point() else v for k, v in state["ema"].items()},
-                                     config)
+    averaged = {k: v.float() if v.is_floating_point() else v for k, v in state["ema"].items()}
+    weights = recalibrate_batch_norm(averaged, config)
     set5 = list(iter_pairs(BENCHMARK_DIR / sets[0]))
 
     fp32_path = target.with_name(target.stem + ".fp32.tmp.safetensors")
@@ -121,7 +121,8 @@ def export_run(config: TrainConfig, out_dir: Path | None = None, checkpoints_dir
         pairs = set5 if name == sets[0] else list(iter_pairs(BENCHMARK_DIR / name))
         r = evaluate_model(model, pairs)
         results[name] = {"psnr": round(r.psnr, 4), "ssim": round(r.ssim, 5), "n": r.n, "seconds": round(r.seconds, 1)}
-    log = read_log(out_dir / "log.jsonl")
+    records = read_log(out_dir / "log.jsonl")
+    log = next((r for r in records if r.get("event") == "start"), {})
     card = {
         "model_id": config.model_id,
         "title": config.description,
@@ -144,13 +145,13 @@ def export_run(config: TrainConfig, out_dir: Path | None = None, checkpoints_dir
         "train_seconds": round(float(state["train_seconds"]), 1),
         "wall_seconds": round(float(state["wall_seconds"]), 1),
         "steps_per_second": round(state["step"] / max(float(state["train_seconds"]), 1e-9), 4),
-        "step_times": step_time_stats(out_dir / "log.jsonl"),
-        "hardware": "; ".join(run_hardware(out_dir / "log.jsonl")),
+        "step_times": step_time_stats(records),
+        "hardware": "; ".join(run_hardware(records)),
         "results": results,
         "sharpness_set5": sharpness(model, set5),
         "weights": "exponential moving average of the generator (decay %g)" % config.ema_decay + (
             f"; BatchNorm statistics re-estimated for the averaged weights on {BN_RECALIBRATION_BATCHES} training "
-            "batches (torch.optim.swa_utils.update_bn)" if any(k.endswith("running_mean") for k in weights) else ""),
+            "batches (torch.optim.swa_utils.update_bn)" if weights is not averaged else ""),
         "commands": {
             "train": f"python -m sr_models train configs/train/{config.name}.toml --resume",
             "export": f"python -m sr_models train configs/train/{config.name}.toml --export",
@@ -172,13 +173,10 @@ def evaluate_commands(model_id: str, sets: tuple[str, ...]) -> list[str]:
             f"--models bicubic,{model_id}" for s in sets]
 
 
-def step_time_stats(path: Path) -> dict[str, float]:
-    """Step-time statistics from a run's log: the median, and the median of the fastest tenth
-    (an estimate of the uncontended speed on a CPU shared with other work)."""
-    if not path.is_file():
-        return {}
-    with open(path) as handle:
-        times = sorted(r["step_s"] for r in map(json.loads, handle) if "step_s" in r)
+def step_time_stats(records: list[dict[str, Any]]) -> dict[str, float]:
+    """Step-time statistics from a run's log records: the median, and the median of the fastest
+    tenth (an estimate of the uncontended speed on a CPU shared with other work)."""
+    times = sorted(r["step_s"] for r in records if "step_s" in r)
     if not times:
         return {}
     fastest = times[: max(1, len(times) // 10)]
@@ -194,26 +192,18 @@ def config_changes(started: dict[str, Any], now: dict[str, Any]) -> list[str]:
             if key != "threads" and started[key] != now[key]]
 
 
-def run_hardware(path: Path) -> list[str]:
+def run_hardware(records: list[dict[str, Any]]) -> list[str]:
     """Every distinct machine/thread setting the run trained on (its start and resume records)."""
-    if not path.is_file():
-        return []
-    with open(path) as handle:
-        records = [json.loads(line) for line in handle if '"event"' in line]
     lines = (r["hardware"].replace(" 1 threads,", " 1 thread,") for r in records if r.get("hardware"))
     return list(dict.fromkeys(lines))
 
 
-def read_log(path: Path) -> dict[str, Any]:
-    """The ``start`` record of a run's log (config, hardware, parameters), or ``{}``."""
+def read_log(path: Path) -> list[dict[str, Any]]:
+    """Every record of a run's ``log.jsonl`` (start/resume events, steps, validations), or ``[]``."""
     if not path.is_file():
-        return {}
+        return []
     with open(path) as handle:
-        for line in handle:
-            record = json.loads(line)
-            if record.get("event") == "start":
-                return record
-    return {}
+        return [json.loads(line) for line in handle]
 
 
 def card_markdown(card: dict[str, Any]) -> str:
