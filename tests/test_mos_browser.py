@@ -8,7 +8,6 @@ import sqlite3
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image
 from skimage import data as skdata

@@ -267,7 +267,7 @@ def test_config_edits_during_a_run_are_named_in_the_card():
 
 
 def test_export_re_estimates_batch_norm_statistics_for_averaged_weights(tiny_data, tmp_path):
-    from sr_models.train.export import recalibrate_batch_norm
+    from sr_models.train.validate import recalibrate_batch_norm
 
     config = tiny_config(tiny_data, arch="srgan", model_id="srgan", arch_args={"num_blocks": 1, "num_feat": 8},
                          loss="mse", steps=3)
@@ -283,3 +283,22 @@ def test_export_re_estimates_batch_norm_statistics_for_averaged_weights(tiny_dat
     awsrn = tiny_config(tiny_data)
     weights = make_trainer(awsrn, out_dir=tmp_path / "aw", cache=False, quiet=True).ema.state_dict()
     assert recalibrate_batch_norm(weights, awsrn) is weights  # no BN: unchanged
+
+
+def test_training_validation_scores_the_averaged_weights_with_re_estimated_batch_norm(tiny_data, tmp_path):
+    from sr_models.train.nets import build_generator
+    from sr_models.train.validate import recalibrate_batch_norm, validate
+
+    config = tiny_config(tiny_data, arch="srgan", model_id="srgan", arch_args={"num_blocks": 1, "num_feat": 8},
+                         loss="mse", steps=6, val_set="Set5")
+    trainer = make_trainer(config, out_dir=tmp_path / "run", cache=False, quiet=True)
+    trainer.run()
+    ema = {k: v.clone() for k, v in trainer.ema.state_dict().items()}
+    scored = trainer.run_validation()
+    shipped, value_range = build_generator(config.arch, config.arch_args)
+    shipped.load_state_dict(recalibrate_batch_norm(ema, config))  # what export_run ships (pairs loaded afresh)
+    # equal up to float summation order (oneDNN picks kernels per call), far from the copied statistics
+    assert scored == pytest.approx(validate(shipped, trainer.val_pairs, value_range, torch.device("cpu")), rel=1e-6)
+    copied = validate(trainer.ema, trainer.val_pairs, value_range, torch.device("cpu"))
+    assert scored["psnr"] != pytest.approx(copied["psnr"], rel=1e-6)
+    assert all(torch.equal(v, ema[k]) for k, v in trainer.ema.state_dict().items())  # the EMA itself is untouched

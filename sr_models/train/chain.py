@@ -20,7 +20,6 @@ import json
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from .config import TrainConfig, load_config, run_dir
 

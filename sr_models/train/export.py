@@ -25,9 +25,8 @@ from sr_models.paths import CHECKPOINTS_DIR
 from sr_models.registry import WeightsKind, get_card
 
 from .config import TrainConfig, run_dir
-from .data import PatchSampler, load_training_pairs, training_files
-from .nets import build_generator
-from .validate import BENCHMARK_DIR, gradient_ratio
+from .data import training_files
+from .validate import BENCHMARK_DIR, BN_RECALIBRATION_BATCHES, gradient_ratio, recalibrate_batch_norm
 
 MAX_BYTES = 10 * 1024 * 1024
 FP16_MAX_PSNR_CHANGE = 0.01
@@ -54,30 +53,6 @@ def _set5_psnr(path: Path, config: TrainConfig, pairs: list) -> float:
 def _metadata(config: TrainConfig, state: dict[str, Any], dtype: str) -> dict[str, str]:
     return {"sr_arena": "house", "model_id": config.model_id, "arch": config.arch,
             "config": json.dumps(config.as_dict()), "step": str(state["step"]), "dtype": dtype}
-
-
-BN_RECALIBRATION_BATCHES = 64
-
-
-def recalibrate_batch_norm(weights: dict[str, torch.Tensor], config: TrainConfig,
-                           batches: int = BN_RECALIBRATION_BATCHES, seed: int = 0) -> dict[str, torch.Tensor]:
-    """Averaged (EMA) weights with BatchNorm running statistics re-estimated for them.
-
-    During training the EMA copies the live network's BN statistics, which belong to the live
-    weights, not to their average. As for SWA (Izmailov et al. 2018, Sec. 3.2), the statistics are
-    recomputed with one pass over training batches (``torch.optim.swa_utils.update_bn``): fixed
-    seed, training patches only. Networks without BN (AWSRN, SAN) are returned unchanged.
-    """
-    model, value_range = build_generator(config.arch, config.arch_args)
-    if not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules()):
-        return weights
-    model.load_state_dict(weights)
-    sampler = PatchSampler(load_training_pairs(config.data_dirs, config.scale), config.lr_patch, config.scale,
-                           np.random.default_rng(seed))
-    inputs = [torch.from_numpy(sampler.sample(config.batch_size)[0]).permute(0, 3, 1, 2).float() * (value_range / 255)
-              for _ in range(batches)]
-    torch.optim.swa_utils.update_bn(inputs, model)
-    return {k: v.detach().float() if v.is_floating_point() else v for k, v in model.state_dict().items()}
 
 
 def sharpness(model: LoadedModel, pairs: list) -> dict[str, float]:

@@ -1,4 +1,5 @@
-"""Validation during training (Set5 PSNR, evaluation only) and the sharpness measure.
+"""Validation during training (Set5 PSNR, evaluation only), the sharpness measure, and the
+BatchNorm re-estimation that makes an averaged (EMA) network's score the score of what is exported.
 
 Sharpness: the ratio of the mean gradient magnitude of the output to that of the HR image
 (Sobel on the Y channel, border crop = scale). Bicubic and MSE-trained networks blur, so
@@ -16,6 +17,10 @@ from sr_models.inference import from_network_output, to_network_input
 from sr_models.metrics import calculate_psnr, rgb2ycbcr_y
 from sr_models.paths import SHARED_DIR
 
+from .config import TrainConfig
+from .data import PatchSampler, load_training_pairs
+from .nets import build_generator
+
 BENCHMARK_DIR = SHARED_DIR / "data" / "benchmark"
 
 
@@ -32,6 +37,37 @@ def gradient_ratio(outputs: list[np.ndarray], references: list[np.ndarray], crop
     ratios = [mean_gradient_magnitude(o, crop_border) / mean_gradient_magnitude(r, crop_border)
               for o, r in zip(outputs, references)]
     return float(np.mean(ratios))
+
+
+BN_RECALIBRATION_BATCHES = 64
+
+
+def has_batch_norm(model: nn.Module) -> bool:
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+
+
+def recalibrate_batch_norm(weights: dict[str, torch.Tensor], config: TrainConfig,
+                           batches: int = BN_RECALIBRATION_BATCHES, seed: int = 0,
+                           pairs: list[tuple[np.ndarray, np.ndarray]] | None = None) -> dict[str, torch.Tensor]:
+    """Averaged (EMA) weights with BatchNorm running statistics re-estimated for them.
+
+    During training the EMA copies the live network's BN statistics, which belong to the live
+    weights, not to their average. As for SWA (Izmailov et al. 2018, Sec. 3.2), the statistics are
+    recomputed with one pass over training batches (``torch.optim.swa_utils.update_bn``): fixed
+    seed, training patches only (``pairs``: the run's ``(hr, lr)`` training pairs, loaded when
+    not given). Networks without BN (AWSRN, SAN) are returned unchanged.
+    """
+    model, value_range = build_generator(config.arch, config.arch_args)
+    if not has_batch_norm(model):
+        return weights
+    model.load_state_dict(weights)
+    if pairs is None:
+        pairs = load_training_pairs(config.data_dirs, config.scale)
+    sampler = PatchSampler(pairs, config.lr_patch, config.scale, np.random.default_rng(seed))
+    inputs = [torch.from_numpy(sampler.sample(config.batch_size)[0]).permute(0, 3, 1, 2).float() * (value_range / 255)
+              for _ in range(batches)]
+    torch.optim.swa_utils.update_bn(inputs, model)
+    return {k: v.detach().float() if v.is_floating_point() else v for k, v in model.state_dict().items()}
 
 
 def load_val_pairs(set_name: str = "Set5") -> list[tuple[str, np.ndarray, np.ndarray]]:
