@@ -60,9 +60,11 @@ def to_rgb(image: np.ndarray) -> np.ndarray:
 
 
 def make_pair(hr: np.ndarray, scale: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(hr, lr)``: HR modcropped to a multiple of ``scale``, LR by MATLAB-exact bicubic."""
+    """``(hr, lr)``: HR modcropped to a multiple of ``scale``, LR by MATLAB-exact bicubic; both
+    C-contiguous, as they are when read back from the cache (``np.stack`` keeps a strided layout,
+    and convolutions sum in a different order on it)."""
     hr = np.ascontiguousarray(modcrop(to_rgb(hr), scale))
-    return hr, imresize(hr, scale=1.0 / scale)
+    return hr, np.ascontiguousarray(imresize(hr, scale=1.0 / scale))
 
 
 def _cache_path(path: Path, scale: int) -> Path:
