@@ -39,7 +39,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sr_models import inference  # noqa: E402
+from sr_models import cost, inference  # noqa: E402
 from sr_models.image_io import read_image  # noqa: E402
 from sr_models.imresize import imresize  # noqa: E402
 from sr_models.loader import LoadedModel, ModelUnavailableError, Provenance, load_model, recognise  # noqa: E402
@@ -104,23 +104,8 @@ def paired_medians(plain: Callable[[], object], fast: Callable[[], object], runs
 
 
 def count_flops(model: LoadedModel, height: int, width: int) -> int:
-    """FLOPs (2 per multiply-add) of one plain forward on an LR ``height``×``width``.
-
-    Counted by ``torch.utils.flop_counter`` with fake tensors (shapes only, no arithmetic).
-    """
-    if model.descriptor is None:
-        return 0
-    from torch._subclasses.fake_tensor import FakeTensorMode
-    from torch.utils.flop_counter import FlopCounterMode
-
-    counter = FlopCounterMode(display=False)
-    with FakeTensorMode(allow_non_fake_inputs=True) as fake, counter, torch.no_grad():
-        x = fake.from_tensor(torch.empty(1, 3, height, width))
-        if model.descriptor.tileable:
-            model.descriptor.model(x)
-        else:
-            inference._san_forward(model.descriptor.model, x, CPU)
-    return int(counter.get_total_flops())
+    """FLOPs (2 per multiply-add) of one plain forward on an LR ``height``×``width`` (:mod:`sr_models.cost`)."""
+    return cost.count_flops(model.descriptor, height, width)
 
 
 def test_image(size: int) -> np.ndarray:

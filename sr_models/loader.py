@@ -8,7 +8,6 @@ which, so every panel can show it.
 """
 from __future__ import annotations
 
-import os
 import threading
 from dataclasses import dataclass, field
 from importlib import import_module
@@ -17,6 +16,7 @@ from typing import Callable, Mapping
 
 import torch
 
+from . import settings
 from .checkpoint_io import CheckpointError, read_state_dict, sha256_file, verify_checksum
 from .descriptor import ModelDescriptor
 from .paths import CHECKPOINTS_DIR, SHARED_DIR
@@ -85,7 +85,7 @@ class LoadedModel:
 
 def default_device() -> torch.device:
     """CUDA when present, else CPU (``SR_ARENA_DEVICE`` overrides)."""
-    wanted = os.environ.get("SR_ARENA_DEVICE")
+    wanted = settings.current().device
     if wanted:
         return torch.device(wanted)
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -99,8 +99,7 @@ def search_dirs(model_id: str) -> list[Path]:
     never copied).
     """
     dirs = [CHECKPOINTS_DIR]
-    extra = os.environ.get("SR_ARENA_WEIGHTS_PATH", "")
-    dirs += [Path(p) for p in extra.split(os.pathsep) if p]
+    dirs += list(settings.current().weights_path)
     dirs.append(SHARED_DIR / "weights" / model_id)
     return dirs
 

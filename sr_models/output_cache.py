@@ -9,14 +9,15 @@ entries are evicted first, and an entry larger than the whole bound is not store
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
 from collections import OrderedDict
 from typing import Generic, Hashable, TypeVar
 
 import numpy as np
 
-DEFAULT_MAX_BYTES = int(float(os.environ.get("SR_ARENA_CACHE_MB", "512")) * 2**20)
+from .settings import current
+
+DEFAULT_MAX_BYTES = int(current().cache_mb * 2**20)
 
 V = TypeVar("V")
 

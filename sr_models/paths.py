@@ -1,9 +1,9 @@
-"""Where things live on disk."""
+"""Where things live on disk (from :mod:`sr_models.settings`, fixed at import)."""
 from __future__ import annotations
 
-import os
-from pathlib import Path
+from .settings import REPO_ROOT, current
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-CHECKPOINTS_DIR = Path(os.environ.get("SR_ARENA_CHECKPOINTS", REPO_ROOT / "checkpoints"))
-SHARED_DIR = Path(os.environ.get("SR_ARENA_SHARED", REPO_ROOT.parent / "shared"))
+CHECKPOINTS_DIR = current().checkpoints_dir
+SHARED_DIR = current().shared_dir
+
+__all__ = ["REPO_ROOT", "CHECKPOINTS_DIR", "SHARED_DIR"]

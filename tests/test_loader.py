@@ -29,9 +29,9 @@ def test_bicubic_needs_no_weights():
     assert upscale(model, image).shape == (40, 48, 3)
 
 
-def test_srgan_loads_with_provenance(monkeypatch, tmp_path):
+def test_srgan_loads_with_provenance(env, tmp_path):
     checkpoint = _srgan_checkpoint()
-    monkeypatch.setenv("SR_ARENA_WEIGHTS_PATH", str(checkpoint.parent))
+    env("SR_ARENA_WEIGHTS_PATH", str(checkpoint.parent))
     model = load_from_card(SRGAN, CPU)
     assert model.provenance.kind == WeightsKind.REIMPLEMENTATION.value == "public re-implementation"
     assert model.provenance.sha256 == SRGAN_SHA256
@@ -46,12 +46,12 @@ def test_load_model_is_cached():
     assert load_model("bicubic") is load_model("bicubic")
 
 
-def test_bad_file_is_skipped_loudly_then_next_candidate_used(monkeypatch, tmp_path):
+def test_bad_file_is_skipped_loudly_then_next_candidate_used(env, tmp_path):
     checkpoint = _srgan_checkpoint()
     bad_dir = tmp_path / "bad"
     bad_dir.mkdir()
     (bad_dir / checkpoint.name).write_bytes(b"not the right file")
-    monkeypatch.setenv("SR_ARENA_WEIGHTS_PATH", f"{bad_dir}:{checkpoint.parent}")
+    env("SR_ARENA_WEIGHTS_PATH", f"{bad_dir}:{checkpoint.parent}")
     model = load_from_card(SRGAN, CPU)
     assert model.provenance.sha256 == SRGAN_SHA256
     assert len(model.provenance.skipped) == 1 and str(bad_dir) in model.provenance.skipped[0]
@@ -75,11 +75,11 @@ def test_wrong_architecture_names_file_and_expectation(tmp_path):
     assert recognise(state_dict).arch == "srgan"
 
 
-def test_checkpoint_of_the_wrong_model_is_not_taken_for_another(monkeypatch, tmp_path):
+def test_checkpoint_of_the_wrong_model_is_not_taken_for_another(env, tmp_path):
     """An SRGAN file placed under SAN's file name is refused by the SAN loader, not run."""
     target = tmp_path / "SAN_BI4X.pt"
     shutil.copy(_srgan_checkpoint(), target)
-    monkeypatch.setenv("SR_ARENA_WEIGHTS_PATH", str(tmp_path))
+    env("SR_ARENA_WEIGHTS_PATH", str(tmp_path))
     from sr_models.registry import SAN
 
     no_checksum = dataclasses.replace(SAN, sources=(dataclasses.replace(SAN.sources[0], sha256=None, size=None),))

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -182,16 +181,28 @@ def test_invalid_votes_are_rejected_with_clear_messages(target):
     assert [(v["id"], v["score"]) for v in votes] == [(first, 4)]
 
 
+class StepClock:
+    """A clock the test moves by hand (vote times are then exact, whatever the machine's load)."""
+
+    def __init__(self, now: float = 1_700_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_minimum_interval_between_votes(target):
-    store = Store(target, min_vote_interval_s=0.6)
+    clock = StepClock()
+    store = Store(target, min_vote_interval_s=0.6, clock=clock)
     stimuli = synthetic_study(store)
     session = store.create_session("sess", "r", "s", [s.id for s in stimuli])
     for i in range(3):
         store.mark_served(session.id, stimuli[i].id, i)
     store.record_vote("r", session.id, stimuli[0].id, 3)
+    clock.now += 0.59
     with pytest.raises(VoteRejected, match="Too fast"):
         store.record_vote("r", session.id, stimuli[1].id, 3)
-    time.sleep(0.7)
+    clock.now += 0.02  # 0.61 s after the first vote
     store.record_vote("r", session.id, stimuli[1].id, 3)
     assert _count(store) == 2
     store.mark_served(session.id, stimuli[2].id, 2)

@@ -35,13 +35,13 @@ def test_blending_of_a_pointwise_network_is_exact():
     torch.testing.assert_close(out, forward(x), rtol=0, atol=1e-5)
 
 
-def test_plan_uses_memory_budget(monkeypatch):
-    monkeypatch.setenv("SR_ARENA_TILE_BUDGET_MB", "128")
+def test_plan_uses_memory_budget(env):
+    env("SR_ARENA_TILE_BUDGET_MB", "128")
     plan = plan_tiles("esrgan", 1024, 1024, torch.device("cpu"))
     assert plan.tile is not None and 64 < plan.tile and plan.tile**2 * bytes_per_pixel("esrgan") <= 128 * 2**20
     assert plan.count == len(tile_starts(1024, plan.tile, plan.overlap)) ** 2
     assert "tiles of" in plan.describe(1024, 1024)
-    monkeypatch.setenv("SR_ARENA_TILE_BUDGET_MB", "4096")
+    env("SR_ARENA_TILE_BUDGET_MB", "4096")
     assert plan_tiles("esrgan", 256, 256, torch.device("cpu")).tile is None
 
 
@@ -106,9 +106,9 @@ def _small_san() -> ModelDescriptor:
     return ModelDescriptor(arch="san", model=model, scale=4, input_range=255.0, tileable=False, min_size=4)
 
 
-def test_san_does_not_tile_below_its_threshold(monkeypatch):
+def test_san_does_not_tile_below_its_threshold(env):
     """Below SAN_WHOLE_IMAGE_MAX_PIXELS SAN sees the whole image, even with a tiny memory budget."""
-    monkeypatch.setenv("SR_ARENA_TILE_BUDGET_MB", "1")
+    env("SR_ARENA_TILE_BUDGET_MB", "1")
     descriptor = _small_san()
     calls: list[tuple[int, int]] = []
     hook = descriptor.model.register_forward_pre_hook(lambda m, a: calls.append(tuple(a[0].shape[-2:])))
@@ -129,10 +129,10 @@ def test_san_chops_above_threshold(monkeypatch):
     assert calls == [(30, 30)] * 4  # the authors' forward_chop: four overlapping halves + shave 10
 
 
-def test_fast_path_plans_with_its_own_activation_cost_and_even_tiles(monkeypatch):
+def test_fast_path_plans_with_its_own_activation_cost_and_even_tiles(env):
     """bf16 activations are half as large: a 256² ESRGAN input runs whole on the fast path; when
     tiling is needed, tiles are shrunk to the fewest that cover the image (little overlap waste)."""
-    monkeypatch.setenv("SR_ARENA_TILE_BUDGET_MB", "1024")
+    env("SR_ARENA_TILE_BUDGET_MB", "1024")
     cpu = torch.device("cpu")
     assert plan_tiles("esrgan", 256, 256, cpu, reduced=True).tile is None
     exact = plan_tiles("esrgan", 256, 256, cpu)

@@ -180,7 +180,7 @@ def test_resume_continues_bit_for_bit_with_the_adversarial_stage(tiny_data, tmp_
 # ------------------------------------------------------------------ export and registry
 
 
-def test_export_round_trips_through_the_registry_with_house_provenance(tiny_data, tmp_path, monkeypatch):
+def test_export_round_trips_through_the_registry_with_house_provenance(tiny_data, tmp_path, env):
     config = tiny_config(tiny_data, steps=5)
     make_trainer(config, out_dir=tmp_path / "run", cache=False, quiet=True).run()
     from sr_models.train.export import export_run
@@ -194,7 +194,7 @@ def test_export_round_trips_through_the_registry_with_house_provenance(tiny_data
 
     house = get_card("awsrn").sources[-1]
     test_card = dataclasses.replace(get_card("awsrn"), sources=(dataclasses.replace(house, filename=config.export),))
-    monkeypatch.setenv("SR_ARENA_WEIGHTS_PATH", str(tmp_path / "ckpt"))
+    env("SR_ARENA_WEIGHTS_PATH", str(tmp_path / "ckpt"))
     loaded = load_from_card(test_card, torch.device("cpu"))
     assert loaded.provenance.kind == "trained by this project"
     assert loaded.provenance.file == str(weights)

@@ -19,7 +19,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from . import APP_VERSION
 
@@ -141,8 +141,11 @@ def default_sqlite_path() -> Path:
 class Store:
     """The study database. Thread-safe: each thread gets its own connection."""
 
-    def __init__(self, target: str | Path, min_vote_interval_s: float = 1.0) -> None:
+    def __init__(self, target: str | Path, min_vote_interval_s: float = 1.0,
+                 clock: Callable[[], float] = time.time) -> None:
+        """``clock`` gives the vote times (seconds since the epoch); tests pass a controllable one."""
         target = str(target)
+        self.clock = clock
         self.dialect = "postgresql" if target.startswith(("postgres://", "postgresql://")) else "sqlite"
         self.target = target
         self.min_vote_interval_s = float(min_vote_interval_s)
@@ -221,7 +224,7 @@ class Store:
                 for statement in statements:
                     tx.run(statement.format(**_TYPES[self.dialect]))
                 tx.run("INSERT INTO schema_version (version, description, applied_at) VALUES (?, ?, ?)",
-                       (version, description, time.time()))
+                       (version, description, self.clock()))
         return self.schema_version()
 
     def schema_version(self) -> int:
@@ -239,7 +242,7 @@ class Store:
     def save_study(self, study_id: str, title: str, source: str, config: dict[str, Any],
                    stimuli: Sequence[StimulusRow]) -> None:
         """Create or update a study and make ``stimuli`` its active set (older ones stay, inactive)."""
-        now = time.time()
+        now = self.clock()
         with self.transaction() as tx:
             tx.run("INSERT INTO studies (id, title, source, config, created_at) VALUES (?, ?, ?, ?, ?) "
                    "ON CONFLICT (id) DO UPDATE SET title = excluded.title, source = excluded.source, "
@@ -279,7 +282,7 @@ class Store:
             raise VoteRejected("Missing or malformed rater id.")
         with self.transaction() as tx:
             tx.run("INSERT INTO raters (id, created_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING",
-                   (rater_id, time.time()))
+                   (rater_id, self.clock()))
 
     def session(self, rater_id: str, study_id: str) -> SessionRow | None:
         """The rater's session in a study, or None."""
@@ -296,14 +299,14 @@ class Store:
         with self.transaction() as tx:
             tx.run("INSERT INTO sessions (id, rater_id, study_id, sequence, created_at) VALUES (?, ?, ?, ?, ?) "
                    "ON CONFLICT (rater_id, study_id) DO NOTHING",
-                   (session_id, rater_id, study_id, json.dumps(list(sequence)), time.time()))
+                   (session_id, rater_id, study_id, json.dumps(list(sequence)), self.clock()))
         existing = self.session(rater_id, study_id)
         assert existing is not None
         return existing
 
     def mark_served(self, session_id: str, stimulus_id: str, position: int) -> float:
         """Record that a stimulus is being shown now (again, after a reload); return the time."""
-        now = time.time()
+        now = self.clock()
         with self.transaction() as tx:
             tx.run("INSERT INTO served (session_id, stimulus_id, position, shown_at) VALUES (?, ?, ?, ?) "
                    "ON CONFLICT (session_id, stimulus_id) DO UPDATE SET shown_at = excluded.shown_at",
@@ -326,7 +329,7 @@ class Store:
         a second vote for the same stimulus, or a vote sooner than the minimum interval.
         """
         score = validate_score(score)
-        now = time.time()
+        now = self.clock()
         with self.transaction() as tx:
             last = self._lock_rater(tx, rater_id)
             sessions = tx.all("SELECT study_id FROM sessions WHERE id = ? AND rater_id = ?", (session_id, rater_id))
@@ -363,7 +366,7 @@ class Store:
         One per rater, image, method, checkpoint and precision; kept out of study analyses by default.
         """
         score = validate_score(score)
-        now = time.time()
+        now = self.clock()
         self.ensure_rater(rater_id)
         with self.transaction() as tx:
             last = self._lock_rater(tx, rater_id)

@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from sr_models.precision import fast_mode_for
+
 from .config import TrainConfig, run_dir
 from .data import PatchSampler, load_training_pairs
 from .nets import Discriminator, build_generator, count_parameters
@@ -174,7 +176,10 @@ class Trainer:
     # ------------------------------------------------------------------ steps
 
     def _autocast(self):
-        if not self.config.bf16:
+        """bf16 autocast when the config asks for it and this device's fast mode is bf16
+        (native CPU bf16, a bf16 GPU, or ``SR_ARENA_CPU_BF16=1``); float32 otherwise, since
+        emulated bf16 (e.g. an AVX2-only CPU) is slower than float32."""
+        if not self.config.bf16 or fast_mode_for(self.device).dtype != torch.bfloat16:
             return nullcontext()
         return torch.autocast(self.device.type, dtype=torch.bfloat16)
 
