@@ -3,11 +3,16 @@
 The vectors were produced by the official implementations (see
 ``../shared/conformance/README.md``). Tolerances are the README's float32 ones:
 ``max|Δ| <= 1e-4·R`` and ``mean|Δ| <= 1e-5·R`` with ``R = output_range_for_tolerance``.
+
+``SR_ARENA_TEST_DEVICE=cuda`` (a test-only variable, used by ``benchmarks/gpu_check.sh``)
+runs every network forward of these checks on that device in float32 (TF32 off).
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Callable
 
@@ -16,6 +21,18 @@ from torch import nn
 
 TOL_MAX = 1e-4
 TOL_MEAN = 1e-5
+TEST_DEVICE = torch.device(os.environ.get("SR_ARENA_TEST_DEVICE", "cpu"))
+if TEST_DEVICE.type == "cuda":
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+
+
+def on_test_device(forward: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``forward`` run on :data:`TEST_DEVICE` (a module is copied there; outputs come back to the CPU)."""
+    if TEST_DEVICE.type == "cpu" or not isinstance(forward, nn.Module):
+        return forward
+    module = copy.deepcopy(forward).to(TEST_DEVICE)
+    return lambda x: module(x.to(TEST_DEVICE)).cpu()
 
 
 def load_keys(case_dir: Path) -> list[list]:
@@ -69,6 +86,7 @@ def assert_outputs_match(
 ) -> None:
     """Every output within ``1e-4·R`` (max) and ``1e-5·R`` (mean) of the official one."""
     assert len(inputs) == len(outputs)
+    forward = on_test_device(forward)
     with torch.no_grad():
         for x, expected in zip(inputs, outputs):
             got = forward(x)
