@@ -10,7 +10,8 @@ from __future__ import annotations
 import torch
 
 from .descriptor import ModelDescriptor
-from .inference import _san_forward
+from .archs import get_architecture
+from .tiling import memory_budget
 
 
 def count_flops(descriptor: ModelDescriptor | None, height: int, width: int) -> int:
@@ -33,10 +34,11 @@ def _count(key: int, descriptor: ModelDescriptor, height: int, width: int) -> in
     counter = FlopCounterMode(display=False)
     with FakeTensorMode(allow_non_fake_inputs=True) as fake, counter, torch.no_grad():
         x = fake.from_tensor(torch.empty(1, 3, height, width))
-        if descriptor.tileable:
+        spec = get_architecture(descriptor.arch)
+        if spec.forward is None:
             descriptor.model(x)
-        else:  # SAN: whole image or the authors' chop, exactly as inference runs it
-            _san_forward(descriptor.model, x, torch.device("cpu"))
+        else:  # the architecture's own whole-image forward (SAN: whole image or the authors' chop)
+            spec.forward(descriptor.model, x, memory_budget(torch.device("cpu"))[0])
     flops = int(counter.get_total_flops())
     if len(_CACHE) < 1024:
         _CACHE[(key, height, width)] = flops

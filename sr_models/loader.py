@@ -1,7 +1,8 @@
 """From a model id to a ready network: find the checkpoint, read it safely, recognise its layout.
 
-spandrel's pattern: every architecture module has ``load(state_dict)`` returning a
-:class:`ModelDescriptor` when it recognises the key layout. The registry's card says
+spandrel's pattern: every architecture module exports one ``Architecture`` whose ``load(state_dict)``
+returns a :class:`ModelDescriptor` when it recognises the key layout; anything it raises while
+building becomes a :class:`CheckpointError` naming the file, so the next source is tried. The registry's card says
 which checkpoint files may serve a method, in order of preference; the first one
 present (and matching its published checksum) is used, and :class:`Provenance` says
 which, so every panel can show it.
@@ -10,26 +11,17 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from importlib import import_module
 from pathlib import Path
 from typing import Callable, Mapping
 
 import torch
 
 from . import settings
+from .archs import ARCHITECTURES, get_architecture
 from .checkpoint_io import CheckpointError, read_state_dict, sha256_file, verify_checksum
 from .descriptor import ModelDescriptor
 from .paths import CHECKPOINTS_DIR, SHARED_DIR
 from .registry import CheckpointSource, ModelCard, get_card
-
-#: architecture id -> module under sr_models.archs that implements ``load(state_dict)``.
-ARCH_MODULES: dict[str, str] = {
-    "srgan": "srgan_arch",
-    "esrgan": "rrdbnet_arch",
-    "awsrn": "awsrn_arch",
-    "san": "san_arch",
-}
-
 
 class ModelUnavailableError(RuntimeError):
     """No usable checkpoint for a method; ``reason`` says why and ``fix`` how to get one."""
@@ -126,11 +118,13 @@ def build_packaged(source: CheckpointSource) -> Path:
 
 
 def recognise(state_dict: Mapping[str, torch.Tensor], arch: str | None = None) -> ModelDescriptor | None:
-    """Ask each architecture (or only ``arch``) whether it recognises this key layout."""
-    names = [arch] if arch else list(ARCH_MODULES)
-    for name in names:
-        module = import_module(f".archs.{ARCH_MODULES[name]}", __package__)
-        descriptor = module.load(state_dict)
+    """Ask each architecture (or only ``arch``) whether it recognises this key layout; build the first that does.
+
+    Raises whatever the architecture raises when the keys are its layout but do not fit.
+    """
+    specs = [get_architecture(arch)] if arch else list(ARCHITECTURES.values())
+    for spec in specs:
+        descriptor = spec.load(state_dict)
         if descriptor is not None:
             return descriptor
     return None
@@ -140,12 +134,22 @@ def load_checkpoint(path: Path, arch: str | None = None) -> ModelDescriptor:
     """Read ``path`` safely and build the network its keys describe.
 
     Raises:
-        CheckpointError: unsafe, corrupt, or not a checkpoint of ``arch`` (message names the file).
+        CheckpointError: unsafe, corrupt, not a checkpoint of ``arch``, or one whose keys are
+            ``arch``'s layout but whose tensors do not fit it (message names the file and what was expected).
     """
     state_dict = read_state_dict(path)
-    descriptor = recognise(state_dict, arch)
+    expected = f"a {get_architecture(arch).name} checkpoint (arch {arch!r})" if arch else (
+        f"one of: {', '.join(spec.name for spec in ARCHITECTURES.values())}")
+    try:
+        descriptor = recognise(state_dict, arch)
+    except CheckpointError:
+        raise
+    except Exception as error:  # noqa: BLE001 — any failure of an architecture's build means "not this checkpoint"
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        detail = " ".join(lines[:2]) or type(error).__name__  # load_state_dict: a header, then what differs
+        raise CheckpointError(f"{path}: has the key layout of {expected} but does not load into it "
+                              f"({type(error).__name__}: {detail[:300]})") from error
     if descriptor is None:
-        expected = f"a {arch} checkpoint" if arch else f"one of: {', '.join(ARCH_MODULES)}"
         sample = ", ".join(list(state_dict)[:3])
         raise CheckpointError(f"{path}: keys ({sample}, …) are not the layout of {expected}")
     return descriptor

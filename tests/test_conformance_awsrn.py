@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from sr_models.archs import awsrn_arch
-from sr_models.archs.awsrn_arch import AWSRN, load
+from sr_models.archs.awsrn_arch import ARCH, AWSRN
 from tests.conformance import (
     assert_outputs_match,
     assert_same_layout,
@@ -77,7 +77,7 @@ def test_full_vectors(case, conformance_dir):
 def test_load_recognises_variant(case, conformance_dir):
     case_dir = conformance_dir(case)
     state_dict = full_state_dict(case_dir)
-    descriptor = load(state_dict)
+    descriptor = ARCH.load(state_dict)
     assert descriptor is not None
     assert descriptor.arch == "awsrn"
     assert descriptor.scale == 4 and descriptor.input_range == 255.0
@@ -88,11 +88,11 @@ def test_load_recognises_variant(case, conformance_dir):
     assert_outputs_match(descriptor.model, full["inputs"], full["outputs"], 255.0)
     # DataParallel prefixes and {"state_dict": ...} wrapping are accepted too
     wrapped = {"state_dict": {f"module.{k}": v for k, v in state_dict.items()}}
-    assert load(wrapped).config["variant"] == CASES[case][1]
+    assert ARCH.load(wrapped).config["variant"] == CASES[case][1]
 
 
 def test_load_rejects_other_layouts(case, conformance_dir):
     state_dict = full_state_dict(conformance_dir(case))
     del state_dict["skip.0.weight_v"]
-    assert load(state_dict) is None
-    assert load({"conv_first.weight": torch.zeros(64, 3, 3, 3)}) is None
+    assert ARCH.load(state_dict) is None
+    assert ARCH.load({"conv_first.weight": torch.zeros(64, 3, 3, 3)}) is None

@@ -33,7 +33,7 @@ def test_parameter_count_matches_official(case):
 
 def test_small_config_reproduces_official_outputs(case):
     small = load_vectors(case, "small.pt")
-    descriptor = rrdbnet_arch.load(small["state_dict"])
+    descriptor = rrdbnet_arch.ARCH.load(small["state_dict"])
     assert descriptor is not None
     assert dict(descriptor.config) == small["config"]["constructor_args"] == load_params(case)["small_config"]
     assert (descriptor.arch, descriptor.scale, descriptor.input_range) == ("esrgan", 4, 1.0)
@@ -43,7 +43,7 @@ def test_small_config_reproduces_official_outputs(case):
 
 def test_full_config_reproduces_official_outputs_under_the_recipe(case):
     full = load_vectors(case, "full.pt")
-    descriptor = rrdbnet_arch.load(full_state_dict(case))
+    descriptor = rrdbnet_arch.ARCH.load(full_state_dict(case))
     assert descriptor is not None
     assert dict(descriptor.config) == load_params(case)["constructor_args"]
     assert_outputs_match(descriptor.model, full["inputs"], full["outputs"], load_params(case)["output_range_for_tolerance"])
@@ -52,7 +52,7 @@ def test_full_config_reproduces_official_outputs_under_the_recipe(case):
 def test_a_wrong_residual_scale_is_caught(case, monkeypatch):
     """The vectors are sensitive to the 0.2 residual scaling inside the RDBs (Sec. 3.1)."""
     small = load_vectors(case, "small.pt")
-    model = rrdbnet_arch.load(small["state_dict"]).model
+    model = rrdbnet_arch.ARCH.load(small["state_dict"]).model
     block = model.RRDB_trunk[0].RDB1
     monkeypatch.setattr(block, "forward", lambda x: x + 0.25 * (type(block).forward(block, x) - x) / 0.2)
     with pytest.raises(AssertionError):

@@ -60,7 +60,7 @@ def test_parameter_count_matches_official(case):
 
 
 def test_small_config_reproduces_official_outputs_including_soca_crop_branches(case, small):
-    descriptor = san_arch.load(small["state_dict"])
+    descriptor = san_arch.ARCH.load(small["state_dict"])
     assert descriptor is not None
     expected_config = _san_kwargs(small["config"]["constructor_args"])
     expected_config.pop("res_scale")
@@ -77,7 +77,7 @@ def test_forward_chop_reproduces_the_official_test_wrapper(case, small):
     chop = load_vectors(case, "small_chop.pt")
     assert chop["state_dict_from"] == "small.pt"
     wrapper = chop["wrapper"]
-    model = san_arch.load(small["state_dict"]).model
+    model = san_arch.ARCH.load(small["state_dict"]).model
 
     def chopped(x):
         return forward_chop(model, x, shave=wrapper["shave"], min_size=wrapper["min_size"], scale=wrapper["scale"])
@@ -92,7 +92,7 @@ def test_forward_chop_reproduces_the_official_test_wrapper(case, small):
 def test_full_config_reproduces_official_outputs_under_the_recipe(case):
     """Full 20x10 network with the recipe weights (also the only check that SOCA's crop matters)."""
     full = load_vectors(case, "full.pt")
-    descriptor = san_arch.load(full_state_dict(case))
+    descriptor = san_arch.ARCH.load(full_state_dict(case))
     assert descriptor is not None
     expected_config = _san_kwargs(load_params(case)["constructor_args"])
     expected_config.pop("res_scale")
@@ -112,7 +112,7 @@ def _exact_sqrtm(cov: torch.Tensor, iterations: int = 5) -> torch.Tensor:
 
 def test_an_exact_matrix_square_root_is_caught(small, monkeypatch):
     """The released model uses a 5-step Newton-Schulz approximation, not the exact sqrt."""
-    model = san_arch.load(small["state_dict"]).model
+    model = san_arch.ARCH.load(small["state_dict"]).model
     monkeypatch.setattr(san_arch, "newton_schulz_sqrtm", _exact_sqrtm)
     with pytest.raises(AssertionError):
         assert_outputs_match(model, small["inputs"][:1], small["outputs"][:1], R)
@@ -120,7 +120,7 @@ def test_an_exact_matrix_square_root_is_caught(small, monkeypatch):
 
 def test_a_whole_image_non_local_is_caught(small, monkeypatch):
     """The non-local runs on 4 quadrants independently, not on the whole map."""
-    model = san_arch.load(small["state_dict"]).model
+    model = san_arch.ARCH.load(small["state_dict"]).model
     monkeypatch.setattr(model.non_local, "forward", lambda x: model.non_local.non_local(x))
     with pytest.raises(AssertionError):
         assert_outputs_match(model, small["inputs"][:1], small["outputs"][:1], R)
@@ -199,7 +199,7 @@ def test_size_limits_are_enforced():
 def test_load_accepts_wrapped_and_prefixed_checkpoints(small):
     sd = small["state_dict"]
     wrapped = {"state_dict": {f"module.{k}": v for k, v in sd.items()}, "epoch": 3}
-    descriptor = san_arch.load(wrapped)
+    descriptor = san_arch.ARCH.load(wrapped)
     assert descriptor is not None
     loaded = descriptor.model.state_dict()
     assert list(loaded) == list(sd)
@@ -207,10 +207,10 @@ def test_load_accepts_wrapped_and_prefixed_checkpoints(small):
 
 
 def test_load_rejects_other_layouts_and_infers_the_scale():
-    assert san_arch.load({"conv_first.weight": torch.zeros(64, 3, 3, 3)}) is None
-    x2 = san_arch.load(SAN(n_resgroups=1, n_resblocks=2, n_feats=16, reduction=4, scale=2).state_dict())
+    assert san_arch.ARCH.load({"conv_first.weight": torch.zeros(64, 3, 3, 3)}) is None
+    x2 = san_arch.ARCH.load(SAN(n_resgroups=1, n_resblocks=2, n_feats=16, reduction=4, scale=2).state_dict())
     assert dict(x2.config) == {
         "n_resgroups": 1, "n_resblocks": 2, "n_feats": 16, "reduction": 4, "scale": 2, "n_colors": 3, "rgb_range": 255,
     }
-    x3 = san_arch.load(SAN(n_resgroups=1, n_resblocks=1, n_feats=16, reduction=4, scale=3, rgb_range=1).state_dict())
+    x3 = san_arch.ARCH.load(SAN(n_resgroups=1, n_resblocks=1, n_feats=16, reduction=4, scale=3, rgb_range=1).state_dict())
     assert (x3.scale, x3.input_range) == (3, 1.0)

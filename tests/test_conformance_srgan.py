@@ -35,7 +35,7 @@ def test_parameter_count_matches_official(case):
 
 def test_small_state_dict_reproduces_official_outputs(case):
     small = load_vectors(case, "small.pt")
-    descriptor = srgan_arch.load(small["state_dict"])
+    descriptor = srgan_arch.ARCH.load(small["state_dict"])
     assert descriptor is not None
     assert dict(descriptor.config) == {"num_blocks": 5, "num_feat": 64, "scale": 4}
     assert (descriptor.arch, descriptor.scale, descriptor.input_range) == ("srgan", 4, 1.0)
@@ -45,7 +45,7 @@ def test_small_state_dict_reproduces_official_outputs(case):
 
 def test_full_recipe_weights_reproduce_official_outputs(case):
     full = load_vectors(case, "full.pt")
-    descriptor = srgan_arch.load(full_state_dict(case))
+    descriptor = srgan_arch.ARCH.load(full_state_dict(case))
     assert_outputs_match(descriptor.model, full["inputs"], full["outputs"], load_params(case)["output_range_for_tolerance"])
 
 
@@ -56,7 +56,7 @@ def test_released_checkpoint_reproduces_official_outputs(case):
     checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     assert not any(k.endswith("num_batches_tracked") for k in checkpoint)  # pre-0.4.1 checkpoint: 79 tensors
     assert len(checkpoint) == 79
-    descriptor = srgan_arch.load(checkpoint)
+    descriptor = srgan_arch.ARCH.load(checkpoint)
     assert descriptor is not None and dict(descriptor.config)["num_blocks"] == 5
     assert_outputs_match(descriptor.model, real["inputs"], real["outputs"], 1.0)
 
@@ -65,7 +65,7 @@ def test_load_is_strict_about_every_other_key(case):
     state_dict = dict(load_vectors(case, "small.pt")["state_dict"])
     del state_dict["block3.bn2.running_var"]
     with pytest.raises(RuntimeError, match="running_var"):
-        srgan_arch.load(state_dict)
+        srgan_arch.ARCH.load(state_dict)
 
 
 def test_deeper_generator_keeps_the_numbering_and_round_trips():
@@ -74,7 +74,7 @@ def test_deeper_generator_keeps_the_numbering_and_round_trips():
     keys = list(model.state_dict())
     assert "block17.conv1.weight" in keys and "block18.0.weight" in keys and "block19.2.weight" in keys
     assert not any(k.startswith("block20") for k in keys)
-    descriptor = srgan_arch.load(model.state_dict())
+    descriptor = srgan_arch.ARCH.load(model.state_dict())
     assert dict(descriptor.config) == {"num_blocks": 16, "num_feat": 64, "scale": 4}
     x = torch.rand(1, 3, 12, 10)
     with torch.no_grad():
@@ -84,5 +84,5 @@ def test_deeper_generator_keeps_the_numbering_and_round_trips():
 
 def test_other_layouts_are_not_srgan(conformance_dir):
     esrgan = load_vectors(conformance_dir("esrgan"), "small.pt")["state_dict"]
-    assert srgan_arch.load(esrgan) is None
-    assert srgan_arch.load({}) is None
+    assert srgan_arch.ARCH.load(esrgan) is None
+    assert srgan_arch.ARCH.load({}) is None

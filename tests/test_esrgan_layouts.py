@@ -80,7 +80,7 @@ def test_layout_converts_to_the_authors_state_dict_and_outputs(vectors, size, la
     converted = to_authors_layout(checkpoint)
     assert list(converted) == list(authors)
     assert all(torch.equal(converted[k], authors[k]) for k in authors)
-    descriptor = rrdbnet_arch.load(checkpoint)
+    descriptor = rrdbnet_arch.ARCH.load(checkpoint)
     assert descriptor is not None and descriptor.config["nb"] == (2 if size == "small" else 23)
     assert_outputs_match(descriptor.model, inputs, outputs, 1.0)
 
@@ -88,14 +88,14 @@ def test_layout_converts_to_the_authors_state_dict_and_outputs(vectors, size, la
 def test_all_layouts_give_bit_identical_outputs(vectors):
     authors, inputs, _ = vectors["small"]
     with torch.no_grad():
-        results = [rrdbnet_arch.load(make(authors)).model(inputs[0]) for make in LAYOUTS.values()]
+        results = [rrdbnet_arch.ARCH.load(make(authors)).model(inputs[0]) for make in LAYOUTS.values()]
     assert all(torch.equal(results[0], r) for r in results[1:])
 
 
 def test_config_is_read_from_the_shapes():
     model = rrdbnet_arch.RRDBNet(in_nc=1, out_nc=1, nf=16, nb=3, gc=8)
     for make in (dict, as_basicsr, as_old_arch):
-        descriptor = rrdbnet_arch.load(make(model.state_dict()))
+        descriptor = rrdbnet_arch.ARCH.load(make(model.state_dict()))
         assert dict(descriptor.config) == {"in_nc": 1, "out_nc": 1, "nf": 16, "nb": 3, "gc": 8}
 
 
@@ -103,17 +103,17 @@ def test_non_rrdbnet_dicts_return_none(conformance_dir):
     srgan = load_vectors(conformance_dir("srgan_leftthomas"), "small.pt")["state_dict"]
     awsrn = load_vectors(conformance_dir("awsrn_s"), "small.pt")["state_dict"]
     for state_dict in (srgan, awsrn, {}, {"params": srgan}):
-        assert rrdbnet_arch.load(state_dict) is None
+        assert rrdbnet_arch.ARCH.load(state_dict) is None
     with pytest.raises(ValueError, match="not an RRDBNet"):
         to_authors_layout(srgan)
-    assert srgan_arch.load(as_basicsr(rrdbnet_arch.RRDBNet(nb=1).state_dict())) is None
+    assert srgan_arch.ARCH.load(as_basicsr(rrdbnet_arch.RRDBNet(nb=1).state_dict())) is None
 
 
 def test_pixel_unshuffle_x2_variant_is_refused_with_a_reason():
     """BasicSR / Real-ESRGAN x2 (RealESRGAN_x2plus) feeds 2x2 pixel-unshuffled input: in_nc = 12."""
     x2 = as_basicsr(rrdbnet_arch.RRDBNet(in_nc=12, out_nc=3, nf=16, nb=1, gc=8).state_dict())
     with pytest.raises(ValueError, match=r"in_nc=12.*pixel-unshuffle.*x2"):
-        rrdbnet_arch.load({"params_ema": x2})
+        rrdbnet_arch.ARCH.load({"params_ema": x2})
 
 
 def test_other_upsampling_depths_are_refused():
@@ -121,11 +121,11 @@ def test_other_upsampling_depths_are_refused():
     x2 = {k.replace("model.8.", "model.5.").replace("model.10.", "model.7."): v
           for k, v in sd.items() if not k.startswith("model.6.")}
     with pytest.raises(ValueError, match="x2"):
-        rrdbnet_arch.load(x2)
+        rrdbnet_arch.ARCH.load(x2)
     x8 = as_basicsr(rrdbnet_arch.RRDBNet(nf=16, nb=1, gc=8).state_dict())
     x8["conv_up3.weight"], x8["conv_up3.bias"] = x8["conv_up2.weight"], x8["conv_up2.bias"]
     with pytest.raises(ValueError, match="x8"):
-        rrdbnet_arch.load(x8)
+        rrdbnet_arch.ARCH.load(x8)
 
 
 def test_incomplete_checkpoint_is_refused():

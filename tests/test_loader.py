@@ -86,3 +86,56 @@ def test_checkpoint_of_the_wrong_model_is_not_taken_for_another(env, tmp_path):
     with pytest.raises(ModelUnavailableError) as info:
         load_from_card(no_checksum, CPU)
     assert str(target) in info.value.reason and "san" in info.value.reason
+
+
+def _awsrn_with_one_wrong_shape(directory) -> str:
+    """The house AWSRN's tensors saved as the official AWSRN_x4.pt, one bias one element short:
+    every key matches AWSRN's layout, so the architecture recognises it, but it cannot load."""
+    from sr_models.paths import CHECKPOINTS_DIR
+
+    state = read_state_dict(CHECKPOINTS_DIR / "house" / "awsrn_x4.safetensors")
+    key = next(k for k in state if k.endswith("bias"))
+    state[key] = state[key][:-1].clone()
+    path = directory / "AWSRN_x4.pt"
+    torch.save(state, path)
+    return key
+
+
+def test_checkpoint_that_matches_keys_but_not_shapes_is_skipped_with_the_reason(env, tmp_path):
+    """Before: a raw ``RuntimeError: size mismatch`` escaped load_model, so the house weights never ran."""
+    _awsrn_with_one_wrong_shape(tmp_path)
+    with pytest.raises(CheckpointError, match=r"AWSRN_x4\.pt: has the key layout of a AWSRN .* does not load"):
+        load_checkpoint(tmp_path / "AWSRN_x4.pt", "awsrn")
+    env("SR_ARENA_WEIGHTS_PATH", str(tmp_path))
+    model = load_from_card(AWSRN, CPU)
+    assert model.provenance.kind == WeightsKind.HOUSE.value  # the next source ran
+    assert len(model.provenance.skipped) == 1
+    assert "AWSRN_x4.pt" in model.provenance.skipped[0] and "size mismatch" in model.provenance.skipped[0]
+
+
+def test_cli_list_and_upscale_survive_a_checkpoint_with_a_wrong_shape(tmp_path):
+    """``python -m sr_models list`` / ``upscale --model awsrn`` skip the broken file and run the house weights."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    from sr_models.paths import REPO_ROOT
+
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    _awsrn_with_one_wrong_shape(weights)
+    env = {**os.environ, "SR_ARENA_WEIGHTS_PATH": str(weights)}
+    listed = subprocess.run([sys.executable, "-m", "sr_models", "list", "--json"], cwd=REPO_ROOT, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert listed.returncode == 0, listed.stderr
+    awsrn = next(s for s in json.loads(listed.stdout) if s["id"] == "awsrn")
+    assert awsrn["available"] and awsrn["weights"]["kind"] == WeightsKind.HOUSE.value
+    source = tmp_path / "in.png"
+    Image.fromarray(np.zeros((12, 12, 3), dtype=np.uint8)).save(source)
+    done = subprocess.run([sys.executable, "-m", "sr_models", "upscale", str(source), str(tmp_path / "out.png"),
+                           "--model", "awsrn"], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert Image.open(tmp_path / "out.png").size == (48, 48)

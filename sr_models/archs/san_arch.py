@@ -37,8 +37,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from sr_models.checkpoint_io import unwrap_state_dict
 from sr_models.descriptor import ModelDescriptor
+
+from .spec import Architecture
 
 #: DIV2K RGB mean used by the authors' ``MeanShift`` layers.
 DIV2K_RGB_MEAN = (0.4488, 0.4371, 0.4040)
@@ -393,7 +394,7 @@ _SIGNATURE_KEYS = (
 )
 
 
-def _strip_model_prefix(sd: dict[str, Tensor]) -> dict[str, Tensor]:
+def _strip_model_prefix(sd: Mapping[str, Tensor]) -> dict[str, Tensor]:
     """Drop the ``model.`` prefix the authors' ``Model`` wrapper (``model/__init__.py``) adds.
 
     Only when every key carries it: a generic ``model.`` strip would break other layouts
@@ -401,7 +402,7 @@ def _strip_model_prefix(sd: dict[str, Tensor]) -> dict[str, Tensor]:
     """
     if all(k.startswith(_MODEL_PREFIX) for k in sd):
         return {k[len(_MODEL_PREFIX):]: v for k, v in sd.items()}
-    return sd
+    return dict(sd)
 
 
 def _infer_scale(sd: Mapping[str, Tensor], n_feats: int) -> int:
@@ -428,19 +429,18 @@ def infer_config(sd: Mapping[str, Tensor]) -> dict[str, Any]:
     }
 
 
-def load(state_dict: Mapping[str, Any]) -> ModelDescriptor | None:
-    """Recognise a SAN checkpoint, build the network, load it strictly, return its descriptor.
+def _detect(state_dict: Mapping[str, Tensor]) -> bool:
+    return all(k in state_dict for k in _SIGNATURE_KEYS) or all(
+        _MODEL_PREFIX + k in state_dict for k in _SIGNATURE_KEYS)
 
-    The checkpoint is unwrapped by :func:`sr_models.checkpoint_io.unwrap_state_dict` (containers,
-    DataParallel ``module.``), then a ``model.`` prefix on every key is dropped. Returns ``None``
-    when the result does not have SAN's key layout. Raises (``RuntimeError`` from
-    ``load_state_dict``) when it looks like SAN but keys or shapes do not fit exactly.
+
+def build(sd: Mapping[str, Tensor]) -> ModelDescriptor:
+    """The SAN whose configuration ``sd`` (canonical: no ``model.`` prefix) has, loaded strictly, in eval mode.
+
+    Raises (``RuntimeError`` from ``load_state_dict``) when keys or shapes do not fit exactly.
     """
-    if not state_dict:  # an empty dict holds no layout at all
-        return None
-    sd = _strip_model_prefix(unwrap_state_dict(state_dict))
     if not all(k in sd for k in _SIGNATURE_KEYS):
-        return None
+        raise ValueError(f"not a SAN state dict: needs {', '.join(_SIGNATURE_KEYS)}")
     config = infer_config(sd)
     model = SAN(**config)
     model.load_state_dict(sd, strict=True)
@@ -455,3 +455,50 @@ def load(state_dict: Mapping[str, Any]) -> ModelDescriptor | None:
         tileable=False,
         min_size=MIN_INPUT_SIZE,
     )
+
+
+# ----------------------------------------------------------------------------------------------
+# How SAN runs a whole image
+# ----------------------------------------------------------------------------------------------
+
+#: SAN's region non-local attention holds an (N × N/4) matrix per quadrant, N = h·w/4, i.e.
+#: about (h·w)²/16 bytes in float32 (≈0.5 GB at 300×300 LR pixels). Above this many LR
+#: pixels SAN runs through the authors' own test-time wrapper (``forward_chop``, four
+#: overlapping halves) instead of the whole image; below it the global operations see
+#: the whole image, as in the paper. SAN is never cut into blended tiles.
+WHOLE_IMAGE_MAX_PIXELS = 300 * 300
+#: The authors' ``forward_chop`` recursion threshold (patch area in LR pixels).
+CHOP_MIN_SIZE = 160000
+
+
+def attention_bytes(height: int, width: int) -> int:
+    """Float32 bytes of SAN's largest non-local attention matrix for an LR ``height``×``width``."""
+    return (height * width) ** 2 // 16
+
+
+def whole_or_chop(forward, x: Tensor, budget_bytes: int) -> tuple[Tensor, str]:
+    """SAN on the whole image when it is small, else the authors' chop with patches whose attention fits ``budget_bytes``."""
+    height, width = x.shape[-2:]
+    if height * width <= WHOLE_IMAGE_MAX_PIXELS or min(height, width) < MIN_CHOP_SIZE:
+        return forward(x), "whole image"
+    # Largest patch area whose attention matrix fits the budget: (area)²/16 <= budget.
+    min_size = min(CHOP_MIN_SIZE, max(MIN_CHOP_SIZE**2, int(math.sqrt(budget_bytes * 16))))
+    return forward_chop(forward, x, min_size=min_size), f"authors' forward_chop (patches < {min_size} LR pixels)"
+
+
+#: SAN (Dai et al., CVPR 2019). Global operations (second-order attention, region non-local):
+#: never blended-tiled; :func:`whole_or_chop` decides. Activation bytes per LR pixel: float32
+#: 12.0 kB, bf16 8.6 kB, plus the attention matrix (:func:`attention_bytes`).
+ARCH = Architecture(
+    id="san",
+    name="SAN (Dai et al., CVPR 2019)",
+    detect=_detect,
+    canonicalize=_strip_model_prefix,
+    build=build,
+    value_range=255.0,
+    bytes_per_lr_pixel=13_000,
+    fast_bytes_per_lr_pixel=9_000,
+    tiling="internal",
+    forward=whole_or_chop,
+    generator=SAN,
+)

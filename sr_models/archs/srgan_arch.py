@@ -28,6 +28,8 @@ from torch import Tensor, nn
 
 from sr_models.descriptor import ModelDescriptor
 
+from .spec import Architecture
+
 
 class ResidualBlock(nn.Module):
     """One SRResNet residual block (Fig. 4): conv3x3-BN-PReLU-conv3x3-BN plus the identity skip."""
@@ -106,13 +108,6 @@ class SRGANGenerator(nn.Module):
 _RESIDUAL_KEY = re.compile(r"^block(\d+)\.conv1\.weight$")
 
 
-def _strip_prefix(state_dict: Mapping[str, Tensor], prefix: str = "module.") -> dict[str, Tensor]:
-    """Drop a ``DataParallel`` ``module.`` prefix when every key carries it."""
-    if state_dict and all(k.startswith(prefix) for k in state_dict):
-        return {k[len(prefix):]: v for k, v in state_dict.items()}
-    return dict(state_dict)
-
-
 def detect_config(state_dict: Mapping[str, Tensor]) -> dict[str, int] | None:
     """``{"num_blocks", "num_feat", "scale"}`` for a leftthomas-layout state dict, else ``None``."""
     head = state_dict.get("block1.0.weight")
@@ -144,17 +139,29 @@ def _with_bn_counters(state_dict: Mapping[str, Tensor], model: nn.Module) -> dic
     return filled
 
 
-def load(state_dict: Mapping[str, Tensor]) -> ModelDescriptor | None:
-    """Build an eval-mode :class:`SRGANGenerator` from a leftthomas-layout state dict.
+def build(state_dict: Mapping[str, Tensor]) -> ModelDescriptor:
+    """An eval-mode :class:`SRGANGenerator` from a leftthomas-layout state dict (strict).
 
-    Returns ``None`` when the keys are not that layout; the number of residual blocks, the width
-    and the scale are read from the keys and shapes.
+    The number of residual blocks, the width and the scale are read from the keys and shapes.
     """
-    state_dict = _strip_prefix(state_dict)
     config = detect_config(state_dict)
     if config is None:
-        return None
+        raise ValueError("not a leftthomas-layout SRGAN generator (block1.0 9x9 head, blockN residual blocks)")
     model = SRGANGenerator(**config)
     model.load_state_dict(_with_bn_counters(state_dict, model), strict=True)
     model.eval()
     return ModelDescriptor(arch="srgan", model=model, scale=config["scale"], input_range=1.0, config=config)
+
+
+#: The SRGAN generator family (SRResNet with or without adversarial training). Peak activation
+#: bytes per LR pixel measured as in :mod:`sr_models.tiling` (float32 10.5 kB, bf16 7.3 kB).
+ARCH = Architecture(
+    id="srgan",
+    name="SRResNet / SRGAN generator (Ledig et al., CVPR 2017)",
+    detect=lambda state_dict: detect_config(state_dict) is not None,
+    build=build,
+    value_range=1.0,
+    bytes_per_lr_pixel=12_000,
+    fast_bytes_per_lr_pixel=8_000,
+    generator=SRGANGenerator,
+)

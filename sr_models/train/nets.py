@@ -6,25 +6,16 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from sr_models.archs.awsrn_arch import AWSRN
-from sr_models.archs.san_arch import SAN
-from sr_models.archs.srgan_arch import SRGANGenerator
-
-#: arch -> (constructor, nominal input/output range of the network).
-GENERATORS: dict[str, tuple[type[nn.Module], float]] = {
-    "awsrn": (AWSRN, 255.0),
-    "san": (SAN, 255.0),
-    "srgan": (SRGANGenerator, 1.0),
-}
+from sr_models.archs import ARCHITECTURES
 
 
 def build_generator(arch: str, args: dict[str, Any]) -> tuple[nn.Module, float]:
-    """``(network, input_range)`` for ``arch`` built with ``args`` (fresh initialisation)."""
-    try:
-        cls, value_range = GENERATORS[arch]
-    except KeyError:
-        raise ValueError(f"unknown arch {arch!r}; known: {', '.join(GENERATORS)}") from None
-    return cls(**args), value_range
+    """``(network, input_range)`` for ``arch`` built with ``args`` (fresh initialisation), from its spec."""
+    spec = ARCHITECTURES.get(arch)
+    if spec is None or spec.generator is None:
+        trainable = [a for a, s in ARCHITECTURES.items() if s.generator is not None]
+        raise ValueError(f"unknown arch {arch!r}; known: {', '.join(trainable)}")
+    return spec.generator(**args), spec.value_range
 
 
 class Discriminator(nn.Module):
