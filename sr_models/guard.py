@@ -8,14 +8,59 @@ where the record passes (ΔPSNR ≤ 0.05 dB).
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 
+import numpy as np
+import torch
+
+from .evaluate import iter_pairs
+from .inference import upscale
 from .loader import ModelUnavailableError, load_model
+from .metrics import calculate_psnr
 from .paths import SHARED_DIR
-from .precision import GUARD_THRESHOLD_DB, guard_file, run_guard, save_guard_record
+from .precision import GUARD_THRESHOLD_DB, fast_mode_for, guard_file, guard_key, save_guard_record
 from .registry import CARDS
 
 DEFAULT_DATA = SHARED_DIR / "data" / "benchmark" / "Set5"
+
+
+def run_guard(model, data_dir: Path, threshold_db: float = GUARD_THRESHOLD_DB) -> dict:
+    """Compare exact and fast PSNR on ``data_dir`` (HR + LR_bicubic/X4); return a guard record.
+
+    ``model`` is a :class:`~sr_models.loader.LoadedModel` with weights; the fast mode is the
+    one its device runs now (:func:`fast_mode_for`). The unrounded |ΔPSNR| decides and is stored.
+    """
+    mode = fast_mode_for(model.device)
+    scale = model.card.scale
+    per_image: dict[str, dict[str, float]] = {}
+    for name, hr, lr in iter_pairs(data_dir):
+        row = {}
+        for precision in ("exact", "fast"):
+            sr = upscale(model, lr, precision=precision, force_fast=True)[: hr.shape[0], : hr.shape[1]]
+            row[precision] = calculate_psnr(sr, hr, crop_border=scale, test_y_channel=True)
+        per_image[name] = row
+    exact = float(np.mean([r["exact"] for r in per_image.values()]))
+    fast = float(np.mean([r["fast"] for r in per_image.values()]))
+    delta = abs(fast - exact)
+    sha = model.provenance.sha256
+    return {
+        "key": guard_key(sha, mode),
+        "model": model.id,
+        "checkpoint_sha256": sha,
+        "checkpoint_file": Path(model.provenance.file).name,
+        "mode": mode.name,
+        "dataset": data_dir.name,
+        "n": len(per_image),
+        "psnr_exact": exact,
+        "psnr_fast": fast,
+        "delta_db": delta,
+        "max_image_delta_db": round(max(abs(r["fast"] - r["exact"]) for r in per_image.values()), 4),
+        "threshold_db": threshold_db,
+        "passed": delta <= threshold_db,
+        "torch": torch.__version__,
+        "date": time.strftime("%Y-%m-%d"),
+    }
 
 
 def guard_models(model_ids: list[str], data_dir: Path, threshold_db: float = GUARD_THRESHOLD_DB) -> list[dict]:

@@ -14,7 +14,7 @@ Newton–Schulz iteration disable autocast themselves (``archs/san_arch.py``).
 Reduced precision is only used for a checkpoint whose guard record passes: on Set5 the
 fast path's mean PSNR must be within :data:`GUARD_THRESHOLD_DB` of float32. Records are
 keyed by checkpoint sha256 and fast mode, kept in ``precision_guard.json`` next to this
-file (``SR_ARENA_GUARD_FILE`` overrides), and written by ``python -m sr_models guard``.
+file (``SR_ARENA_GUARD_FILE`` overrides), and written by ``python -m sr_models guard`` (:func:`sr_models.guard.run_guard`).
 A checkpoint without a passing record runs exact, and the result says why.
 """
 from __future__ import annotations
@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -224,45 +223,3 @@ def guard_verdict(checkpoint_sha256: str | None, mode: FastMode, path: Path | No
         return False, (f"{mode.name} failed the quality guard on {record['dataset']} "
                        f"(ΔPSNR {record['delta_db']:.3f} dB > {record['threshold_db']} dB); ran float32")
     return True, f"{mode.name}: guard passed on {record['dataset']} (ΔPSNR {record['delta_db']:.3f} dB)"
-
-
-def run_guard(model, data_dir: Path, threshold_db: float = GUARD_THRESHOLD_DB) -> dict:
-    """Compare exact and fast PSNR on ``data_dir`` (HR + LR_bicubic/X4); return a guard record.
-
-    ``model`` is a :class:`~sr_models.loader.LoadedModel` with weights; the fast mode is the
-    one its device runs now (:func:`fast_mode_for`). The unrounded |ΔPSNR| decides and is stored.
-    """
-    from .evaluate import iter_pairs
-    from .inference import upscale
-    from .metrics import calculate_psnr
-
-    mode = fast_mode_for(model.device)
-    scale = model.card.scale
-    per_image: dict[str, dict[str, float]] = {}
-    for name, hr, lr in iter_pairs(data_dir):
-        row = {}
-        for precision in ("exact", "fast"):
-            sr = upscale(model, lr, precision=precision, force_fast=True)[: hr.shape[0], : hr.shape[1]]
-            row[precision] = calculate_psnr(sr, hr, crop_border=scale, test_y_channel=True)
-        per_image[name] = row
-    exact = float(np.mean([r["exact"] for r in per_image.values()]))
-    fast = float(np.mean([r["fast"] for r in per_image.values()]))
-    delta = abs(fast - exact)
-    sha = model.provenance.sha256
-    return {
-        "key": guard_key(sha, mode),
-        "model": model.id,
-        "checkpoint_sha256": sha,
-        "checkpoint_file": Path(model.provenance.file).name,
-        "mode": mode.name,
-        "dataset": data_dir.name,
-        "n": len(per_image),
-        "psnr_exact": exact,
-        "psnr_fast": fast,
-        "delta_db": delta,
-        "max_image_delta_db": round(max(abs(r["fast"] - r["exact"]) for r in per_image.values()), 4),
-        "threshold_db": threshold_db,
-        "passed": delta <= threshold_db,
-        "torch": torch.__version__,
-        "date": time.strftime("%Y-%m-%d"),
-    }

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from sr_models import inference, precision, settings
+from sr_models import guard, inference, precision, settings
 from sr_models.image_io import read_image
 from sr_models.loader import load_model
 from sr_models.metrics import calculate_psnr
@@ -142,14 +142,14 @@ def test_run_guard_on_a_small_dataset(tmp_path, cpu_fast_mode):
     write_png(tmp_path / "HR" / "b.png", read_image(src / "HR" / "baby.png")[:96, :96])
     write_png(tmp_path / "LR_bicubic" / "X4" / "b.png", read_image(src / "LR_bicubic" / "X4" / "baby.png")[:24, :24])
     model = load_model("srgan", "cpu")
-    record = precision.run_guard(model, tmp_path)
+    record = guard.run_guard(model, tmp_path)
     assert record["key"] == precision.guard_key(model.provenance.sha256, cpu_fast_mode)
     assert record["mode"] == cpu_fast_mode.name and record["n"] == 1
     assert record["delta_db"] == abs(record["psnr_fast"] - record["psnr_exact"])
     assert record["passed"] == (record["delta_db"] <= 0.05)
     if cpu_fast_mode.reduced:
         assert 0 < record["delta_db"] <= 0.05  # bf16 really ran
-    strict = precision.run_guard(model, tmp_path, threshold_db=0.0)
+    strict = guard.run_guard(model, tmp_path, threshold_db=0.0)
     assert strict["passed"] == (strict["delta_db"] == 0.0)
 
 
