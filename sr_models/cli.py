@@ -38,14 +38,21 @@ def cmd_upscale(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .evaluate import evaluate, format_table
+    from .evaluate import MEASURED_FILE, evaluate, format_table, record
 
-    report = evaluate(Path(args.data), args.models, lr_from_hr=args.lr_from_hr, precision=args.precision)
-    report["precision"] = args.precision
+    store = None if args.record is None else Path(args.record) if args.record else MEASURED_FILE
+    reports = []
+    for data_dir in args.data:
+        report = evaluate(Path(data_dir), args.models, lr_from_hr=args.lr_from_hr, precision=args.precision)
+        reports.append(report)
+        if not args.json:
+            print(format_table(report))
+        if store is not None:
+            keys = record(report, store)
+            print(f"recorded {report['dataset']} for {len(keys)} checkpoint(s) in {store}",
+                  file=sys.stderr if args.json else sys.stdout)
     if args.json:
-        print(json.dumps(report, indent=1))
-    else:
-        print(format_table(report))
+        print(json.dumps(reports[0] if len(reports) == 1 else reports, indent=1))
     return 0
 
 
@@ -115,12 +122,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_upscale)
 
     p = sub.add_parser("evaluate", help="PSNR/SSIM on a benchmark directory (HR/ + LR_bicubic/X4/)")
-    p.add_argument("--data", required=True)
+    p.add_argument("--data", required=True, nargs="+", metavar="DIR",
+                   help="one or more dataset directories (e.g. ../shared/data/benchmark/Set5)")
     p.add_argument("--models", type=_model_ids, default=list(CARDS))
     p.add_argument("--lr-from-hr", action="store_true", help="make LR from HR with MATLAB-exact bicubic")
     p.add_argument("--precision", default="exact", choices=PRECISIONS,
                    help="exact (default, as the papers measure) or fast")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--record", nargs="?", const="", default=None, metavar="FILE",
+                   help="add or replace each checkpoint's scores (keyed by its sha256) in the measurement store "
+                        "the Models tab reads (default results/measured.json)")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("list", help="every model, its checkpoint and provenance")

@@ -3,9 +3,20 @@
 A dataset directory holds ``HR/`` and ``LR_bicubic/X4/`` with the same file names (the
 layout of ``../shared/data/benchmark/<set>``); with ``lr_from_hr`` the LR images are made
 from the HR ones with the project's MATLAB-exact bicubic instead.
+
+Measurements are kept in one place, ``results/measured.json``, keyed by the sha256 of the
+checkpoint they were measured with (the model id for bicubic, which has none)::
+
+    {sha256: {"model", "checkpoint", "kind",
+              "datasets": {"Set5": {"psnr", "ssim", "n", "lr", "precision", "date", "seconds"}}}}
+
+``python -m sr_models evaluate --data DIR --record`` adds or replaces the entries of every
+checkpoint it ran (:func:`record`); the Models tab shows the entry of the checkpoint that runs.
 """
 from __future__ import annotations
 
+import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,8 +29,11 @@ from .imresize import imresize, modcrop
 from .inference import upscale
 from .loader import LoadedModel, ModelUnavailableError, load_model
 from .metrics import calculate_psnr, calculate_ssim
+from .paths import CHECKPOINTS_DIR, REPO_ROOT, SHARED_DIR
 
 IMAGE_SUFFIXES = {".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff"}
+#: The one file that holds this project's measurements (see the module docstring).
+MEASURED_FILE = REPO_ROOT / "results" / "measured.json"
 
 
 @dataclass
@@ -52,11 +66,23 @@ def iter_pairs(data_dir: Path, scale: int = 4, lr_from_hr: bool = False) -> Iter
         yield hr_path.name, hr, lr
 
 
+def display_path(path: Path) -> str:
+    """A checkpoint path as a reader of this repository writes it (``checkpoints/…``, ``../shared/…``)."""
+    resolved = path.resolve()
+    for base, prefix in ((CHECKPOINTS_DIR, "checkpoints/"), (SHARED_DIR, "../shared/"), (REPO_ROOT, "")):
+        try:
+            return prefix + resolved.relative_to(base.resolve()).as_posix()
+        except ValueError:
+            continue
+    return str(path)
+
+
 def checkpoint_summary(model: LoadedModel) -> dict[str, str]:
-    """``{"sha256", "kind"}`` of the weights a result came from (empty sha256 for bicubic)."""
+    """``{"sha256", "kind", "file"}`` of the weights a result came from (empty sha256 and file for bicubic)."""
     if model.provenance is None:
-        return {"sha256": "", "kind": "no weights (interpolation)"}
-    return {"sha256": model.provenance.sha256, "kind": model.provenance.kind}
+        return {"sha256": "", "kind": "no weights (interpolation)", "file": ""}
+    return {"sha256": model.provenance.sha256, "kind": model.provenance.kind,
+            "file": display_path(Path(model.provenance.file))}
 
 
 def evaluate_model(model: LoadedModel, pairs: list[tuple[str, np.ndarray, np.ndarray]],
@@ -105,7 +131,61 @@ def evaluate(data_dir: Path, model_ids: list[str], lr_from_hr: bool = False, pre
             "per_image": result.per_image,
         }
     return {"dataset": data_dir.name, "lr": "from HR (MATLAB bicubic)" if lr_from_hr else "LR_bicubic/X4",
-            "results": results, "unavailable": unavailable}
+            "precision": precision, "results": results, "unavailable": unavailable}
+
+
+def measurement_key(model_id: str, sha256: str) -> str:
+    """Where a measurement is filed: the checkpoint's sha256, or the model id when it has no weights."""
+    return sha256 or model_id
+
+
+def measure_command(model_id: str, datasets: list[str]) -> str:
+    """The command that measures ``model_id``'s running checkpoint on ``datasets`` and records it.
+
+    It measures whichever checkpoint the loader picks where it runs, so run it where the app runs.
+    """
+    dirs = " ".join(f"../shared/data/benchmark/{name}" for name in datasets)
+    return f"python -m sr_models evaluate --data {dirs} --models {model_id} --record"
+
+
+def read_measured(path: Path = MEASURED_FILE) -> dict[str, dict]:
+    """Every stored measurement, ``{key: entry}`` (empty when the file does not exist yet)."""
+    if not path.is_file():
+        return {}
+    return json.loads(path.read_text())
+
+
+def _dataset_entry(result: dict, report: dict, date: str) -> dict:
+    return {"psnr": round(result["psnr"], 4), "ssim": round(result["ssim"], 5), "n": result["n"],
+            "lr": report["lr"], "precision": report["precision"], "date": date,
+            "seconds": round(result["seconds"], 1)}
+
+
+def record(report: dict, path: Path = MEASURED_FILE, date: str | None = None) -> list[str]:
+    """Add or replace, in ``path``, the scores of every checkpoint ``report`` ran (one dataset each).
+
+    Other datasets of the same checkpoint and other checkpoints are kept. Returns the keys written.
+    """
+    date = date or time.strftime("%Y-%m-%d")
+    measured = read_measured(path)
+    keys = []
+    for model_id, result in report["results"].items():
+        checkpoint = result["checkpoint"]
+        key = measurement_key(model_id, checkpoint["sha256"])
+        entry = measured.setdefault(key, {"datasets": {}})
+        entry.update(model=model_id, checkpoint=checkpoint.get("file", ""), kind=checkpoint["kind"])
+        entry["datasets"][report["dataset"]] = _dataset_entry(result, report, date)
+        keys.append(key)
+    write_measured(measured, path)
+    return keys
+
+
+def write_measured(measured: dict[str, dict], path: Path = MEASURED_FILE) -> None:
+    """Write the store atomically (a reader never sees half a file), keys sorted for small diffs."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(measured, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
+    os.replace(tmp, path)
 
 
 def format_table(report: dict) -> str:
