@@ -5,6 +5,7 @@ frame of an animation, palette, CMYK, 16-bit and alpha.
 """
 from __future__ import annotations
 
+import hashlib
 import io
 from pathlib import Path
 
@@ -69,6 +70,19 @@ def read_image(source: str | Path | bytes) -> np.ndarray:
     except (Image.UnidentifiedImageError, OSError, SyntaxError) as error:
         name = "the upload" if isinstance(source, (bytes, bytearray)) else str(source)
         raise ImageReadError(f"{name} is not a readable image ({error})") from None
+
+
+def image_sha256(image: np.ndarray) -> str:
+    """The one image identity of SR Arena: sha256 of an array's shape, dtype and pixels.
+
+    Two equal images give the same digest whatever file format or metadata carried them. It keys
+    the output cache (of the network's input) and, for votes, identifies the image the person
+    gave, as :func:`read_image` decoded it (``votes.image_sha256`` / ``stimuli.image_sha256``).
+    """
+    image = np.ascontiguousarray(image)
+    digest = hashlib.sha256(f"{image.shape}|{image.dtype.str}|".encode())
+    digest.update(memoryview(image).cast("B"))
+    return digest.hexdigest()
 
 
 def write_png(path: str | Path, image: np.ndarray) -> None:

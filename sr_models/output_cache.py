@@ -8,26 +8,20 @@ entries are evicted first, and an entry larger than the whole bound is not store
 """
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections import OrderedDict
 from typing import Generic, Hashable, TypeVar
 
 import numpy as np
 
+from .image_io import image_sha256
 from .settings import current
+
+__all__ = ["OutputCache", "image_sha256"]
 
 DEFAULT_MAX_BYTES = int(current().cache_mb * 2**20)
 
 V = TypeVar("V")
-
-
-def image_sha256(image: np.ndarray) -> str:
-    """Digest of an array's shape, dtype and pixels (two equal images give the same key)."""
-    image = np.ascontiguousarray(image)
-    digest = hashlib.sha256(f"{image.shape}|{image.dtype.str}|".encode())
-    digest.update(memoryview(image).cast("B"))
-    return digest.hexdigest()
 
 
 class OutputCache(Generic[V]):

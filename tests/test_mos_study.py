@@ -18,6 +18,8 @@ from skimage import data as skdata
 
 from sr_arena.mos.storage import StimulusRow, Store, VoteRejected
 from sr_arena.mos.study import StudyConfig, StudyService, make_sequence, prepare_study
+from sr_arena.ui.pipeline import MethodRun
+from sr_models.image_io import image_sha256, read_image
 from sr_models.imresize import bicubic_downscale
 
 REPO = Path(__file__).resolve().parents[1]
@@ -51,7 +53,7 @@ def test_prepare_makes_every_stimulus_and_anchors(prepared):
         assert image.shape == (128, 128, 3) and (r.width, r.height) == (128, 128)
         assert Path(r.file).name == f"{r.id}.png"  # the file name says nothing about the method
         source = config.folder / r.image_name
-        assert r.image_sha256 == hashlib.sha256(source.read_bytes()).hexdigest()
+        assert r.image_sha256 == image_sha256(read_image(source))  # decoded pixels, as everywhere
         hr = np.asarray(Image.open(source))[64:192, 64:192]  # centre 128×128 crop of the 256×256 image
         if r.method == "hr":
             np.testing.assert_array_equal(image, hr)
@@ -156,3 +158,24 @@ def test_quick_rating_from_a_comparison(tmp_path, monkeypatch):
     votes = store.votes()
     assert [(v["blinded"], v["study_id"], v["method"], v["checkpoint_sha256"], v["score"]) for v in votes] == [
         (0, "quick", "srgan", "abc123", 4)]
+
+
+def test_a_quick_rating_and_a_study_name_the_same_image_by_the_same_hash(prepared, tmp_path, monkeypatch):
+    """votes.image_sha256 has one meaning: the decoded pixels of the image the person gave
+    (before: a pixel hash of the LR in quick ratings, a file-bytes hash in studies)."""
+    from sr_arena.ui import quick_rating, rate_tab
+    from sr_arena.ui.pipeline import prepare
+    from sr_arena.ui.uploads import ORIGINAL
+
+    store, config, rows, _ = prepared
+    path = config.folder / "a.png"
+    study_hashes = {row.image_sha256 for row in rows if row.image_name == "a.png"}
+    assert study_hashes == {image_sha256(read_image(path))}
+    assert study_hashes != {hashlib.sha256(path.read_bytes()).hexdigest()}
+    quick_store = Store(tmp_path / "q.sqlite3", 0)
+    monkeypatch.setattr(rate_tab, "_service", StudyService(quick_store, StudyConfig("q", tmp_path)))
+    comparison = prepare(read_image(path), ORIGINAL, "a.png")
+    comparison.runs["srgan"] = MethodRun("srgan", "SRGAN", image=np.zeros((256, 256, 3), np.uint8),
+                                         precision="exact", provenance={"sha256": "abc123"})
+    quick_rating.record_quick_rating(None, comparison, "srgan", 4)
+    assert {v["image_sha256"] for v in quick_store.votes()} == study_hashes

@@ -17,12 +17,15 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 from scipy import stats as sps
 
-from .study import flagged_raters
+from sr_models.registry import CARDS, EXTRA_CARDS
+
+from .study import ANCHOR_HR, ANCHOR_NN, flagged_raters
 
 Condition = tuple[str, str, str]  # (method, checkpoint sha256 or "", precision)
 CONFIDENCE = 0.95
 BOOTSTRAP_RESAMPLES = 2000
-METHOD_ORDER = ("nn", "bicubic", "srgan", "esrgan", "awsrn", "san", "hr")
+#: Tables list the NN anchor first, then the methods in registry order, then the HR anchor.
+METHOD_ORDER = (ANCHOR_NN, *CARDS, *EXTRA_CARDS, ANCHOR_HR)
 
 
 def condition_of(vote: dict[str, Any]) -> Condition:
@@ -33,7 +36,7 @@ def condition_of(vote: dict[str, Any]) -> Condition:
 def condition_label(condition: Condition) -> str:
     """A short readable name: ``srgan @f4c38164 (exact)``; anchors as ``NN anchor``/``HR anchor``."""
     method, ckpt, precision = condition
-    if method in ("nn", "hr") and not ckpt:
+    if method in (ANCHOR_NN, ANCHOR_HR) and not ckpt:
         return f"{method.upper()} anchor"
     text = method + (f" @{ckpt[:8]}" if ckpt else "")
     return f"{text} ({precision})" if precision and precision != "-" else text

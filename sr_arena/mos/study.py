@@ -102,7 +102,7 @@ def prepare_study(store: Store, config: StudyConfig,
 
     Unavailable methods are skipped; each one gives a note saying why.
     """
-    from sr_models.image_io import read_image
+    from sr_models.image_io import image_sha256, read_image
     from sr_models.imresize import bicubic_downscale, modcrop
     from sr_models.inference import upscale_with_info
     from sr_models.loader import ModelUnavailableError, load_model
@@ -122,8 +122,9 @@ def prepare_study(store: Store, config: StudyConfig,
     rows: list[StimulusRow] = []
     images = study_images(config.folder)
     for number, path in enumerate(images, 1):
-        image_sha = hashlib.sha256(path.read_bytes()).hexdigest()
-        hr = modcrop(centre_crop(_rgb(read_image(path)), config.crop), config.scale)
+        source = read_image(path)
+        image_sha = image_sha256(source)  # pixels as decoded, the same identity the Compare tab stores
+        hr = modcrop(centre_crop(_rgb(source), config.crop), config.scale)
         if min(hr.shape[:2]) < config.min_side:
             notes.append(f"{path.name} left out: smaller than {config.min_side} pixels")
             continue

@@ -6,22 +6,20 @@ calls :func:`build_quick_rating` through its hook.
 """
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import gradio as gr
-import numpy as np
 
 from sr_arena.mos.storage import SCORE_LABELS, VoteRejected
+from sr_models.image_io import image_sha256
 
 from .rate_tab import get_service, rater_state, valid_rater
 
 
-def image_sha256(image: np.ndarray) -> str:
-    """Content hash of the LR input (pixels and shape), identifying the image without storing it."""
-    digest = hashlib.sha256(repr(image.shape).encode())
-    digest.update(np.ascontiguousarray(image).tobytes())
-    return digest.hexdigest()
+def source_sha256(comparison: Any) -> str:
+    """The identity votes store for a comparison's image: :func:`sr_models.image_io.image_sha256`
+    of the image the person gave (the original, else the low-res upload), as the MOS study does."""
+    return image_sha256(comparison.original if comparison.original is not None else comparison.lr)
 
 
 def record_quick_rating(rater_id: Any, comparison: Any, method: str | None, score: int) -> tuple[str, str]:
@@ -35,7 +33,7 @@ def record_quick_rating(rater_id: Any, comparison: Any, method: str | None, scor
         raise gr.Error("Compare an image first, then pick one of the methods that produced an output.")
     ckpt = (run.provenance or {}).get("sha256") or ""
     try:
-        service.store.record_quick_vote(rater_id, image_sha256(comparison.lr), comparison.name, method, ckpt,
+        service.store.record_quick_vote(rater_id, source_sha256(comparison), comparison.name, method, ckpt,
                                         run.precision or "exact", score)
     except VoteRejected as error:
         return rater_id, f"Not stored: {error}"
