@@ -5,10 +5,9 @@ Thin on purpose: it composes the tabs from ``sr_arena.ui`` and starts the server
 """
 from __future__ import annotations
 
-import os
-
 import gradio as gr
 
+from sr_arena import settings
 from sr_arena.ui.compare_tab import build_api, build_compare_tab
 from sr_arena.ui.models import ModelPool
 from sr_arena.ui.models_tab import build_models_tab
@@ -47,8 +46,8 @@ def build_demo(pool: ModelPool | None = None) -> gr.Blocks:
 if __name__ == "__main__":
     build_demo().queue(max_size=32).launch(
         show_error=True,
-        server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
-        server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+        server_name=settings.current().server_name,
+        server_port=settings.current().server_port,
         max_file_size=MAX_UPLOAD_BYTES,
         css=CSS,
         theme=gr.themes.Soft(primary_hue="indigo"),

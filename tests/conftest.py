@@ -28,24 +28,30 @@ def benchmark_dir():
     return lambda name: shared_path("data", "benchmark", name)
 
 
+def _reload_settings() -> None:
+    from sr_arena import settings as app_settings
+    from sr_models import settings as engine_settings
+
+    engine_settings.reload()
+    app_settings.reload()
+
+
 @pytest.fixture(autouse=True)
 def _fresh_settings():
-    """Each test starts and ends with the settings parsed from its environment."""
-    from sr_models import settings
-
-    settings.reload()
+    """Each test starts and ends with the settings (engine and app) parsed from its environment."""
+    _reload_settings()
     yield
-    settings.reload()
+    _reload_settings()
 
 
 @pytest.fixture
 def env(monkeypatch):
-    """``env(NAME, value)``: set an environment variable for this test and re-parse the settings."""
-    from sr_models import settings
+    """``env(NAME, value)``: set an environment variable for this test and re-parse the settings
+    (an empty value counts as unset)."""
 
     def set_variable(name: str, value: str) -> None:
         monkeypatch.setenv(name, value)
-        settings.reload()
+        _reload_settings()
 
     return set_variable
 

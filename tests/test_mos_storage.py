@@ -47,12 +47,12 @@ def test_migrations_are_versioned_and_idempotent(target):
         assert store.query("PRAGMA journal_mode")[0]["journal_mode"] == "wal"
 
 
-def test_open_store_follows_environment(tmp_path, monkeypatch, postgres_admin_url):
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-    monkeypatch.setenv("SR_ARENA_DB", str(tmp_path / "x" / "db.sqlite3"))
+def test_open_store_follows_environment(tmp_path, env, postgres_admin_url):
+    env("DATABASE_URL", "")
+    env("SR_ARENA_DB", str(tmp_path / "x" / "db.sqlite3"))
     store = open_store()
     assert store.dialect == "sqlite" and (tmp_path / "x" / "db.sqlite3").exists()
-    monkeypatch.setenv("DATABASE_URL", fresh_database(postgres_admin_url))
+    env("DATABASE_URL", fresh_database(postgres_admin_url))
     assert open_store().dialect == "postgresql"
 
 

@@ -12,7 +12,6 @@ SQL is written once with ``?`` placeholders; the PostgreSQL adapter rewrites the
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import threading
 import time
@@ -21,9 +20,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
+from .. import settings
 from . import APP_VERSION
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 DB_FILE_NAME = "sr_arena.sqlite3"
 QUICK_STUDY_ID = "quick"
 SCORE_LABELS = {1: "Bad", 2: "Poor", 3: "Fair", 4: "Good", 5: "Excellent"}
@@ -122,20 +121,13 @@ def validate_score(value: Any) -> int:
 
 
 def data_dir() -> Path:
-    """Where studies keep files: ``SR_ARENA_DATA_DIR``, else ``/data`` when it exists (a Space's
-    persistent storage), else ``data/`` in the repository."""
-    if os.environ.get("SR_ARENA_DATA_DIR"):
-        return Path(os.environ["SR_ARENA_DATA_DIR"])
-    if Path("/data").is_dir() and os.access("/data", os.W_OK):
-        return Path("/data")
-    return REPO_ROOT / "data"
+    """Where studies keep files (:attr:`sr_arena.settings.Settings.data_dir`)."""
+    return settings.current().data_dir
 
 
 def default_sqlite_path() -> Path:
     """``SR_ARENA_DB``, else ``sr_arena.sqlite3`` in :func:`data_dir`."""
-    if os.environ.get("SR_ARENA_DB"):
-        return Path(os.environ["SR_ARENA_DB"])
-    return data_dir() / DB_FILE_NAME
+    return settings.current().db_path or data_dir() / DB_FILE_NAME
 
 
 class Store:
@@ -440,8 +432,8 @@ def open_store(min_vote_interval_s: float | None = None) -> Store:
     ``SR_ARENA_MIN_VOTE_INTERVAL`` (seconds, default 1) sets the minimum time between a rater's votes.
     """
     if min_vote_interval_s is None:
-        min_vote_interval_s = float(os.environ.get("SR_ARENA_MIN_VOTE_INTERVAL", "1.0"))
-    url = os.environ.get("DATABASE_URL", "").strip()
+        min_vote_interval_s = settings.current().min_vote_interval_s
+    url = settings.current().database_url
     return Store(url if url else default_sqlite_path(), min_vote_interval_s=min_vote_interval_s)
 
 

@@ -23,7 +23,8 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 from PIL import Image
 
-from .storage import REPO_ROOT, SessionRow, StimulusRow, Store, VoteRejected, data_dir
+from .. import settings
+from .storage import SessionRow, StimulusRow, Store, VoteRejected, data_dir
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 ANCHOR_NN, ANCHOR_HR = "nn", "hr"
@@ -54,14 +55,13 @@ def config_from_env() -> StudyConfig:
     ``SR_ARENA_STUDY_DIR`` (folder of HR images), ``SR_ARENA_STUDY_ID``, ``SR_ARENA_STUDY_CROP``,
     ``SR_ARENA_STUDY_METHODS`` (comma-separated ids), ``SR_ARENA_GOLD_MAX_FAIL`` (share, 0–1).
     """
-    folder = Path(os.environ.get("SR_ARENA_STUDY_DIR") or REPO_ROOT / "examples")
-    methods = os.environ.get("SR_ARENA_STUDY_METHODS", "").strip()
+    config = settings.current()
     return StudyConfig(
-        study_id=os.environ.get("SR_ARENA_STUDY_ID") or folder.resolve().name,
-        folder=folder,
-        crop=int(os.environ.get("SR_ARENA_STUDY_CROP", "256")),
-        methods=tuple(m.strip() for m in methods.split(",") if m.strip()) or None,
-        gold_max_fail_share=float(os.environ.get("SR_ARENA_GOLD_MAX_FAIL", "0.25")),
+        study_id=config.study_id or config.study_dir.resolve().name,
+        folder=config.study_dir,
+        crop=config.study_crop,
+        methods=config.study_methods,
+        gold_max_fail_share=config.gold_max_fail_share,
     )
 
 

@@ -6,7 +6,6 @@ frame of an animation, 16-bit, palette, CMYK, alpha, grey) is reported as notes 
 """
 from __future__ import annotations
 
-import os
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from sr_arena import settings
 from sr_models.image_io import MAX_DECODE_PIXELS, ImageReadError, read_image
 
 ORIGINAL = "original"
@@ -21,9 +21,9 @@ LOW_RES = "low-res"
 MODES = (ORIGINAL, LOW_RES)
 
 #: Largest upload in bytes (also given to Gradio's ``max_file_size``).
-MAX_UPLOAD_BYTES = int(os.environ.get("SR_ARENA_MAX_UPLOAD_MB", "25")) * 1024 * 1024
+MAX_UPLOAD_BYTES = settings.current().max_upload_bytes
 #: Largest low-resolution side: networks run on at most this many pixels per side.
-MAX_LR_SIDE = int(os.environ.get("SR_ARENA_MAX_LR_SIDE", "512"))
+MAX_LR_SIDE = settings.current().max_lr_side
 #: Smallest low-resolution side (the networks' and SSIM's minimum).
 MIN_LR_SIDE = 16
 SCALE = 4

@@ -1,0 +1,112 @@
+"""Every environment variable the app (``app.py`` and ``sr_arena``) reads, parsed in one place.
+
+The engine's own variables (checkpoints, device, threads, precision) live in
+:mod:`sr_models.settings`. ``current()`` is parsed once; tests that change a variable call
+:func:`reload` (``tests/conftest.py``'s ``env`` fixture re-parses both).
+
+| variable | default | meaning |
+|---|---|---|
+| ``GRADIO_SERVER_NAME`` / ``GRADIO_SERVER_PORT`` | 127.0.0.1 / 7860 | where the app listens |
+| ``SR_ARENA_MAX_LR_SIDE`` | 512 | longest side of the low-resolution image (originals up to 4× that) |
+| ``SR_ARENA_MAX_UPLOAD_MB`` | 25 | largest upload |
+| ``SR_ARENA_CONCURRENCY`` | 1 | comparisons run at once (Gradio queue limit of the heavy events) |
+| ``SR_ARENA_DATA_DIR`` | ``/data`` if writable, else ``data/`` | runtime state: the vote database, study stimuli, cached outputs |
+| ``SR_ARENA_DB`` | ``<data dir>/sr_arena.sqlite3`` | the SQLite vote database |
+| ``DATABASE_URL`` | unset | ``postgresql://…``: store votes in PostgreSQL instead (several replicas) |
+| ``SR_ARENA_MIN_VOTE_INTERVAL`` | 1 | minimum seconds between one rater's votes |
+| ``SR_ARENA_APP_VERSION`` | 0.1.0+git commit | stored with every vote |
+| ``SR_ARENA_STUDY_DIR`` | ``examples/`` | folder of HR study images |
+| ``SR_ARENA_STUDY_ID`` | the folder's name | study id |
+| ``SR_ARENA_STUDY_CROP`` | 256 | side of the HR crop each stimulus shows |
+| ``SR_ARENA_STUDY_METHODS`` | every method with weights | comma-separated method ids |
+| ``SR_ARENA_GOLD_MAX_FAIL`` | 0.25 | share of failed gold items that flags a rater |
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Mapping
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The app's configuration (see the module docstring for each variable)."""
+
+    server_name: str = "127.0.0.1"
+    server_port: int = 7860
+    max_lr_side: int = 512
+    max_upload_mb: float = 25
+    concurrency: int = 1
+    data_dir_override: Path | None = None
+    db_path: Path | None = None
+    database_url: str = ""
+    min_vote_interval_s: float = 1.0
+    app_version: str | None = None
+    study_dir: Path = REPO_ROOT / "examples"
+    study_id: str | None = None
+    study_crop: int = 256
+    study_methods: tuple[str, ...] | None = None
+    gold_max_fail_share: float = 0.25
+
+    @property
+    def data_dir(self) -> Path:
+        """``SR_ARENA_DATA_DIR``, else ``/data`` when it exists and is writable, else ``data/`` in the repository."""
+        if self.data_dir_override is not None:
+            return self.data_dir_override
+        if Path("/data").is_dir() and os.access("/data", os.W_OK):
+            return Path("/data")
+        return REPO_ROOT / "data"
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+
+def from_environ(environ: Mapping[str, str] | None = None) -> Settings:
+    """Parse the settings from ``environ`` (default: the process environment)."""
+    env = os.environ if environ is None else environ
+
+    def get(name: str) -> str | None:
+        value = env.get(name, "").strip()
+        return value or None
+
+    defaults = Settings()
+    methods = tuple(m.strip() for m in (get("SR_ARENA_STUDY_METHODS") or "").split(",") if m.strip())
+    return Settings(
+        server_name=get("GRADIO_SERVER_NAME") or defaults.server_name,
+        server_port=int(get("GRADIO_SERVER_PORT") or defaults.server_port),
+        max_lr_side=int(get("SR_ARENA_MAX_LR_SIDE") or defaults.max_lr_side),
+        max_upload_mb=float(get("SR_ARENA_MAX_UPLOAD_MB") or defaults.max_upload_mb),
+        concurrency=int(get("SR_ARENA_CONCURRENCY") or defaults.concurrency),
+        data_dir_override=Path(get("SR_ARENA_DATA_DIR")) if get("SR_ARENA_DATA_DIR") else None,
+        db_path=Path(get("SR_ARENA_DB")) if get("SR_ARENA_DB") else None,
+        database_url=get("DATABASE_URL") or "",
+        min_vote_interval_s=float(get("SR_ARENA_MIN_VOTE_INTERVAL") or defaults.min_vote_interval_s),
+        app_version=get("SR_ARENA_APP_VERSION"),
+        study_dir=Path(get("SR_ARENA_STUDY_DIR") or defaults.study_dir),
+        study_id=get("SR_ARENA_STUDY_ID"),
+        study_crop=int(get("SR_ARENA_STUDY_CROP") or defaults.study_crop),
+        study_methods=methods or None,
+        gold_max_fail_share=float(get("SR_ARENA_GOLD_MAX_FAIL") or defaults.gold_max_fail_share),
+    )
+
+
+_CURRENT: Settings | None = None
+
+
+def current() -> Settings:
+    """The settings in force (parsed once)."""
+    global _CURRENT
+    if _CURRENT is None:
+        _CURRENT = from_environ()
+    return _CURRENT
+
+
+def reload(**overrides: object) -> Settings:
+    """Parse the environment again (after a test changed it), then apply ``overrides``."""
+    global _CURRENT
+    _CURRENT = replace(from_environ(), **overrides) if overrides else from_environ()
+    return _CURRENT
