@@ -138,6 +138,19 @@ def bicubic_downscale(hr_uint8: np.ndarray, scale: int = 4) -> np.ndarray:
     return imresize(modcrop(hr_uint8, scale), scale=1.0 / scale)
 
 
+def hr_and_lr(image: np.ndarray, scale: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """``(hr, lr)``: ``image`` modcropped to a multiple of ``scale`` and its MATLAB-exact bicubic ×1/scale,
+    both C-contiguous. The one way SR Arena makes a low-resolution input from an original: the
+    Compare tab, the MOS study and training all call it."""
+    hr = np.ascontiguousarray(modcrop(image, scale))
+    return hr, np.ascontiguousarray(imresize(hr, scale=1.0 / scale))
+
+
+def nearest_upscale(image: np.ndarray, scale: int = 4) -> np.ndarray:
+    """Each pixel repeated ``scale``×``scale`` times: how a low-resolution input is shown beside ×scale outputs."""
+    return np.repeat(np.repeat(image, scale, axis=0), scale, axis=1)
+
+
 def bicubic_upscale(lr_uint8: np.ndarray, scale: int = 4) -> np.ndarray:
     """``imresize(lr, scale, 'bicubic')``: the papers' bicubic baseline."""
     return imresize(lr_uint8, scale=float(scale))

@@ -91,11 +91,16 @@ def test_lr_is_the_project_bicubic_and_patches_are_aligned(tiny_data):
     np.testing.assert_array_equal(imresize(hr_full[:64, :64], scale=0.25)[3:-3, 3:-3], lr0[3:-3, 3:-3])
 
 
-def test_make_pair_drops_alpha_and_replicates_grey():
+def test_make_pair_reads_alpha_and_grey_as_the_app_does():
+    """Training images go through the app's own to_rgb: opaque alpha is dropped, partial alpha is
+    flattened onto white (what a viewer shows), grey is replicated."""
     rgba = np.random.default_rng(0).integers(0, 256, (21, 18, 4), dtype=np.uint8)
+    rgba[:, :, 3] = 255
     hr, lr = make_pair(rgba, 4)
     assert hr.shape == (20, 16, 3) and lr.shape == (5, 4, 3)
     np.testing.assert_array_equal(hr, rgba[:20, :16, :3])
+    rgba[:, :, 3] = 0
+    np.testing.assert_array_equal(make_pair(rgba, 4)[0], np.full((20, 16, 3), 255, np.uint8))
     grey_hr, _ = make_pair(rgba[:, :, 0], 4)
     assert grey_hr.shape == (20, 16, 3)
     assert hr.flags["C_CONTIGUOUS"] and lr.flags["C_CONTIGUOUS"]  # the layout a cache read gives back

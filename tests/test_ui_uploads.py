@@ -18,6 +18,8 @@ def cases(tmp_path_factory):
     ("bomb", "decompression bomb"),
     ("corrupt", "damaged or not a complete image"),
     ("not_image", "not an image the app can read"),
+    ("float", "floating-point"),  # before: "damaged" (decoded, then refused)
+    ("huge_header_only", "8000×8000 pixels; at most 512×512 .*nothing was decoded"),  # header checked first
 ])
 def test_bad_uploads_are_refused_with_a_clear_message(cases, name, message):
     with pytest.raises(UploadError, match=message):
@@ -33,6 +35,7 @@ def test_pixel_limit_is_larger_for_originals_and_minimum_is_enforced(cases):
 @pytest.mark.parametrize("name, note", [
     ("grey", "greyscale"),
     ("sixteen_bit", "16-bit"),
+    ("rgb16", "16-bit"),  # before: Pillow opens it as 8-bit RGB and no note was given
     ("palette", "palette"),
     ("cmyk", "CMYK"),
     ("alpha", "transparency flattened onto white"),
@@ -52,3 +55,23 @@ def test_conversions_are_the_right_pixels(cases):
     assert load_upload(cases["exif_rotated"], LOW_RES).image.shape[:2] == (40, 32)  # 40 wide, shown rotated
     flat = load_upload(cases["alpha"], LOW_RES).image.astype(int)
     assert flat.min() >= 127  # half-transparent over white can only get brighter
+
+
+def test_conversions_keep_the_pixels_where_they_belong(cases):
+    """Pixels, not only shapes: rotation direction, palette lookup, CMYK not inverted, 16-bit scaling."""
+    from PIL import Image
+
+    from ui_images import pattern
+
+    rgb = pattern(32, 32)
+    raw = np.asarray(Image.open(cases["exif_rotated"]).convert("RGB"))  # the stored (unrotated) pixels
+    rotated = load_upload(cases["exif_rotated"], LOW_RES).image
+    np.testing.assert_array_equal(rotated, np.rot90(raw, k=-1))  # orientation 6: 90° clockwise
+    with Image.open(cases["palette"]) as palette_image:
+        lut = np.array(palette_image.getpalette()[:768], np.uint8).reshape(-1, 3)
+        np.testing.assert_array_equal(load_upload(cases["palette"], LOW_RES).image, lut[np.asarray(palette_image)])
+    cmyk = load_upload(cases["cmyk"], LOW_RES).image.astype(int)
+    assert np.abs(cmyk - rgb).mean() < 8  # an inverted CMYK reading would be ~100 levels off
+    np.testing.assert_array_equal(load_upload(cases["sixteen_bit"], LOW_RES).image[..., 0], rgb[:, :, 1])
+    deep = load_upload(cases["rgb16"], LOW_RES).image.astype(int)
+    assert np.abs(deep - (rgb.astype(int) * 257 + 100) / 257).max() <= 1

@@ -21,6 +21,16 @@ def bomb_png(path: Path, side: int = 100_000) -> Path:
     return path
 
 
+def rgb16_png(path: Path, rgb16: np.ndarray) -> Path:
+    """A 16-bit-per-channel RGB PNG (Pillow cannot write one), from an HxWx3 uint16 array."""
+    height, width = rgb16.shape[:2]
+    header = struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0)
+    rows = b"".join(b"\x00" + row.astype(">u2").tobytes() for row in rgb16)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(rows))
+                     + _chunk(b"IEND", b""))
+    return path
+
+
 def pattern(height: int, width: int, seed: int = 0) -> np.ndarray:
     """A smooth colourful RGB test pattern with some texture."""
     y, x = np.mgrid[0:height, 0:width].astype(np.float64)
@@ -59,6 +69,9 @@ def write_cases(directory: Path, side: int = 32) -> dict[str, Path]:
     good = (directory / "rgb.png").read_bytes()
     cases["corrupt"] = directory / "corrupt.png"
     cases["corrupt"].write_bytes(good[: len(good) // 2])
+    cases["rgb16"] = rgb16_png(directory / "rgb16.png", rgb.astype(np.uint16) * 257 + 100)
+    save("float.tiff", Image.fromarray(rgb[:, :, 0].astype(np.float32) / 255.0))
+    cases["huge_header_only"] = bomb_png(directory / "huge_header_only.png", side=8000)  # no real pixel data
     cases["not_image"] = directory / "notes.txt"
     cases["not_image"].write_text("this is not an image")
     return cases

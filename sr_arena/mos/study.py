@@ -79,12 +79,6 @@ def centre_crop(image: np.ndarray, size: int) -> np.ndarray:
     return image[top: top + size, left: left + size]
 
 
-def _rgb(image: np.ndarray) -> np.ndarray:
-    if image.ndim == 2:
-        return np.repeat(image[:, :, None], 3, axis=2)
-    return np.ascontiguousarray(image[:, :, :3])
-
-
 def _stimulus_id(*parts: object) -> str:
     return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:24]
 
@@ -102,8 +96,8 @@ def prepare_study(store: Store, config: StudyConfig,
 
     Unavailable methods are skipped; each one gives a note saying why.
     """
-    from sr_models.image_io import image_sha256, read_image
-    from sr_models.imresize import bicubic_downscale, modcrop
+    from sr_models.image_io import ImageReadError, image_sha256, read_checked
+    from sr_models.imresize import hr_and_lr, nearest_upscale
     from sr_models.inference import upscale_with_info
     from sr_models.loader import ModelUnavailableError, load_model
     from sr_models.registry import CARDS
@@ -122,13 +116,16 @@ def prepare_study(store: Store, config: StudyConfig,
     rows: list[StimulusRow] = []
     images = study_images(config.folder)
     for number, path in enumerate(images, 1):
-        source = read_image(path)
+        try:  # the same validator as every Compare input
+            source, _ = read_checked(path)
+        except ImageReadError as error:
+            notes.append(f"{path.name} left out: {error}")
+            continue
         image_sha = image_sha256(source)  # pixels as decoded, the same identity the Compare tab stores
-        hr = modcrop(centre_crop(_rgb(source), config.crop), config.scale)
+        hr, lr = hr_and_lr(centre_crop(source, config.crop), config.scale)  # as the Compare tab makes its LR
         if min(hr.shape[:2]) < config.min_side:
             notes.append(f"{path.name} left out: smaller than {config.min_side} pixels")
             continue
-        lr = bicubic_downscale(hr, config.scale)
         base = (config.study_id, image_sha, config.crop, config.scale)
 
         def add(method: str, ckpt: str, precision: str, kind: str, make: Callable[[], np.ndarray]) -> None:
@@ -140,7 +137,7 @@ def prepare_study(store: Store, config: StudyConfig,
                                     str(file), hr.shape[1], hr.shape[0]))
 
         add(ANCHOR_NN, "", "-", ANCHOR_KINDS[ANCHOR_NN],
-            lambda: np.repeat(np.repeat(lr, config.scale, axis=0), config.scale, axis=1))
+            lambda: nearest_upscale(lr, config.scale))
         add(ANCHOR_HR, "", "-", ANCHOR_KINDS[ANCHOR_HR], lambda: hr)
         for method, model in models.items():
             ckpt = model.provenance.sha256 if model.provenance is not None else ""

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sr_models.image_io import read_image
-from sr_models.imresize import imresize, modcrop
+from sr_models.image_io import read_image, to_rgb
+from sr_models.imresize import hr_and_lr
 from sr_models.paths import REPO_ROOT, SHARED_DIR
 
 TRAIN_ROOT = SHARED_DIR / "data" / "train"
@@ -52,19 +52,11 @@ def training_files(dirs: list[str], root: Path = TRAIN_ROOT) -> list[Path]:
     return files
 
 
-def to_rgb(image: np.ndarray) -> np.ndarray:
-    """HxWx3 uint8 from grey, RGB or RGBA (alpha dropped)."""
-    if image.ndim == 2:
-        return np.repeat(image[:, :, None], 3, axis=2)
-    return np.ascontiguousarray(image[:, :, :3])
-
-
 def make_pair(hr: np.ndarray, scale: int) -> tuple[np.ndarray, np.ndarray]:
     """``(hr, lr)``: HR modcropped to a multiple of ``scale``, LR by MATLAB-exact bicubic; both
     C-contiguous, as they are when read back from the cache (``np.stack`` keeps a strided layout,
     and convolutions sum in a different order on it)."""
-    hr = np.ascontiguousarray(modcrop(to_rgb(hr), scale))
-    return hr, np.ascontiguousarray(imresize(hr, scale=1.0 / scale))
+    return hr_and_lr(to_rgb(hr), scale)
 
 
 def _cache_path(path: Path, scale: int) -> Path:
