@@ -7,8 +7,10 @@ from .model_cards import all_cards_markdown
 from .models import ModelPool
 
 INTRO = ("Every method is the published architecture; each card says which checkpoint this app runs and why, "
-         "and compares the papers' ×4 PSNR/SSIM (Y channel, 4-pixel border) with what this project measured "
-         "on the same benchmark images.")
+         "reads its configuration and parameter count off that checkpoint, and compares the papers' ×4 PSNR/SSIM "
+         "(Y channel, 4-pixel border) for the same configuration with what this project measured for that very "
+         "checkpoint on the same benchmark images (`results/measured.json`, keyed by the checkpoint's sha256; "
+         "`python -m sr_models evaluate --data DIR --record` adds to it).")
 
 
 def build_models_tab(pool: ModelPool) -> list:
