@@ -34,6 +34,7 @@ from .archs.san_arch import MIN_CHOP_SIZE, forward_chop
 from .loader import LoadedModel
 from .output_cache import OutputCache, image_sha256
 from .precision import fast_context, fast_mode_for, fast_model, guard_verdict
+from .progress import CancelFlag, ConvMeter, ProgressFn, check_cancel
 from .tiling import memory_budget, plan_tiles, tiled_forward
 
 log = logging.getLogger(__name__)
@@ -82,13 +83,15 @@ def _san_forward(model: torch.nn.Module, x: torch.Tensor, device: torch.device) 
 
 
 def run_network(descriptor: ModelDescriptor, rgb: np.ndarray, device: torch.device,
-                precision: str = "exact", tile: int | None = None) -> np.ndarray:
+                precision: str = "exact", tile: int | None = None, *,
+                progress: ProgressFn | None = None, cancel: CancelFlag = None) -> np.ndarray:
     """Run a network on an HxWx3 uint8 image.
 
     ``precision`` ``"exact"``: float32 NCHW; ``"fast"``: the device's fast mode, with no
     guard check (callers check it: :func:`upscale_with_info`). ``tile``: ``None`` chooses
     from free memory, ``0`` forces the whole image, a number forces that tile side (never
-    for SAN).
+    for SAN). ``progress`` gets a :class:`sr_models.progress.Step` after every convolution
+    and tile; ``cancel`` is checked there and raises :class:`sr_models.progress.Cancelled`.
     """
     height, width = rgb.shape[:2]
     if min(height, width) < descriptor.min_size:
@@ -110,7 +113,8 @@ def run_network(descriptor: ModelDescriptor, rgb: np.ndarray, device: torch.devi
         with fast_context(mode):
             return model(piece.contiguous(memory_format=torch.channels_last))
 
-    with torch.inference_mode():
+    check_cancel(cancel)
+    with torch.inference_mode(), ConvMeter(model, progress, cancel) as meter:
         if not descriptor.tileable:
             y, how = _san_forward(forward, x, device)
             log.info("%s %d×%d LR: %s", descriptor.arch, width, height, how)
@@ -118,22 +122,29 @@ def run_network(descriptor: ModelDescriptor, rgb: np.ndarray, device: torch.devi
             plan = plan_tiles(descriptor.arch, height, width, device, tile=tile,
                               reduced=mode is not None and mode.reduced)
             log.info("%s: %s", descriptor.arch, plan.describe(width, height))
-            y = forward(x) if plan.tile is None else tiled_forward(forward, x, plan.tile, plan.overlap, descriptor.scale)
+            meter.tiles_total = plan.count
+            y = forward(x) if plan.tile is None else tiled_forward(
+                forward, x, plan.tile, plan.overlap, descriptor.scale, on_tile=meter.tile_done, cancel=cancel)
     return from_network_output(y, descriptor.input_range)
 
 
-def _upscale_rgb(model: LoadedModel, rgb: np.ndarray, precision: str, tile: int | None) -> np.ndarray:
+def _upscale_rgb(model: LoadedModel, rgb: np.ndarray, precision: str, tile: int | None,
+                 progress: ProgressFn | None = None, cancel: CancelFlag = None) -> np.ndarray:
     if model.descriptor is None:
+        check_cancel(cancel)
         return imresize(rgb, scale=model.card.scale)
-    return run_network(model.descriptor, rgb, model.device, precision=precision, tile=tile)
+    return run_network(model.descriptor, rgb, model.device, precision=precision, tile=tile,
+                       progress=progress, cancel=cancel)
 
 
 def upscale(model: LoadedModel, image: np.ndarray, precision: str = "exact", *,
-            force_fast: bool = False, tile: int | None = None) -> np.ndarray:
+            force_fast: bool = False, tile: int | None = None,
+            progress: ProgressFn | None = None, cancel: CancelFlag = None) -> np.ndarray:
     """Enlarge ``image`` ×``scale`` with ``model``; the output has the input's layout.
 
     ``precision="fast"`` runs the fast path only when the checkpoint's guard passes,
-    unless ``force_fast`` (benchmarks and the guard itself). ``tile``: see :func:`run_network`.
+    unless ``force_fast`` (benchmarks and the guard itself). ``tile``, ``progress``,
+    ``cancel``: see :func:`run_network`.
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}; got {precision!r}")
@@ -143,11 +154,11 @@ def upscale(model: LoadedModel, image: np.ndarray, precision: str = "exact", *,
     image = to_uint8(np.asarray(image))
     if image.ndim == 2:
         rgb = np.repeat(image[:, :, None], 3, axis=2)
-        out = _upscale_rgb(model, rgb, precision, tile).astype(np.float32).mean(axis=2)
+        out = _upscale_rgb(model, rgb, precision, tile, progress, cancel).astype(np.float32).mean(axis=2)
         return np.clip(np.rint(out), 0, 255).astype(np.uint8)
     if image.ndim != 3 or image.shape[2] not in (3, 4):
         raise ValueError(f"expected an HxW, HxWx3 or HxWx4 image; got shape {image.shape}")
-    rgb = _upscale_rgb(model, image[:, :, :3], precision, tile)
+    rgb = _upscale_rgb(model, image[:, :, :3], precision, tile, progress, cancel)
     if image.shape[2] == 4:
         alpha = imresize(image[:, :, 3], scale=model.card.scale)
         return np.dstack([rgb, alpha])
@@ -190,11 +201,13 @@ def cache_key(model: LoadedModel, image: np.ndarray, precision: str) -> tuple[st
 
 
 def upscale_with_info(model: LoadedModel, image: np.ndarray, precision: str = "exact",
-                      cache: OutputCache | None = OUTPUT_CACHE) -> UpscaleResult:
+                      cache: OutputCache | None = OUTPUT_CACHE, *,
+                      progress: ProgressFn | None = None, cancel: CancelFlag = None) -> UpscaleResult:
     """Like :func:`upscale`, and say which precision ran, why, and how long it took.
 
     Results come from (and go to) ``cache`` (pass ``None`` to bypass it); the returned
-    array of a cached result is read-only.
+    array of a cached result is read-only. ``progress``/``cancel``: see :func:`run_network`
+    (a stopped run raises :class:`sr_models.progress.Cancelled` and caches nothing).
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}; got {precision!r}")
@@ -206,7 +219,7 @@ def upscale_with_info(model: LoadedModel, image: np.ndarray, precision: str = "e
             # the note answers *this* request (e.g. "asked fast, ran exact"), not the one that filled the cache
             return UpscaleResult(hit.image, hit.precision, hit.seconds, cached=True, note=note)
     start = time.perf_counter()
-    output = upscale(model, image, precision=ran, force_fast=True)
+    output = upscale(model, image, precision=ran, force_fast=True, progress=progress, cancel=cancel)
     result = UpscaleResult(image=output, precision=ran, seconds=time.perf_counter() - start, note=note)
     if cache is not None:
         cache.put(key, result, output)

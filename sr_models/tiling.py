@@ -24,6 +24,8 @@ from typing import Callable
 
 import torch
 
+from .progress import CancelFlag, check_cancel
+
 log = logging.getLogger(__name__)
 
 #: Peak activation bytes per LR pixel of one float32 forward (the bf16 path needs about half;
@@ -169,16 +171,21 @@ def _edge_weights(size: int, ramp_in: bool, ramp_out: bool, overlap: int, device
 
 
 def tiled_forward(forward: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, tile: int,
-                  overlap: int, scale: int) -> torch.Tensor:
+                  overlap: int, scale: int, on_tile: Callable[[int, int], None] | None = None,
+                  cancel: CancelFlag = None) -> torch.Tensor:
     """Run ``forward`` on overlapping ``tile``² pieces of ``x`` (B, C, H, W) and blend the outputs.
 
-    Returns a float32 tensor (B, C_out, scale·H, scale·W) on ``x``'s device.
+    Returns a float32 tensor (B, C_out, scale·H, scale·W) on ``x``'s device. ``on_tile(done, total)``
+    is called after each tile; ``cancel`` (an Event or a callable) is checked before each tile and
+    raises :class:`sr_models.progress.Cancelled` when set (an ``on_tile`` may raise it too).
     """
     _, _, height, width = x.shape
     rows, cols = tile_starts(height, tile, overlap), tile_starts(width, tile, overlap)
     output = weight_sum = None
+    total, done = len(rows) * len(cols), 0
     for top in rows:
         for left in cols:
+            check_cancel(cancel)
             piece = x[:, :, top:top + tile, left:left + tile]
             result = forward(piece).float()
             if output is None:
@@ -192,4 +199,7 @@ def tiled_forward(forward: Callable[[torch.Tensor], torch.Tensor], x: torch.Tens
             output[region] += result * mask
             weight_sum[region] += mask
             del result
+            done += 1
+            if on_tile is not None:
+                on_tile(done, total)
     return output.div_(weight_sum)
