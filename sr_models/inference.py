@@ -9,15 +9,14 @@ Precision: ``"exact"`` is float32, NCHW, as the authors' test scripts run; ``"fa
 the channels_last / reduced-precision path of :mod:`sr_models.precision`, used only for a
 checkpoint whose quality-guard record passes (otherwise exact runs, and
 :class:`UpscaleResult` says why). Large inputs go through overlapping tiles
-(:mod:`sr_models.tiling`), except SAN, whose global operations see the whole image up to
-:data:`SAN_WHOLE_IMAGE_MAX_PIXELS`. :func:`upscale_with_info` caches outputs in a bounded
+(:mod:`sr_models.tiling`), except architectures whose spec tiles internally (SAN: the whole
+image, or the authors' chop for large ones; :func:`sr_models.archs.san_arch.whole_or_chop`). :func:`upscale_with_info` caches outputs in a bounded
 LRU (:mod:`sr_models.output_cache`).
 """
 from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import threading
 import time
@@ -30,7 +29,8 @@ import torch
 from .descriptor import ModelDescriptor
 from .image_io import to_uint8
 from .imresize import imresize
-from .archs.san_arch import MIN_CHOP_SIZE, forward_chop
+from . import settings
+from .archs import get_architecture
 from .loader import LoadedModel
 from .output_cache import OutputCache, image_sha256
 from .precision import fast_context, fast_mode_for, fast_model, guard_verdict
@@ -38,15 +38,6 @@ from .progress import CancelFlag, ConvMeter, ProgressFn, check_cancel
 from .tiling import memory_budget, plan_tiles, tiled_forward
 
 log = logging.getLogger(__name__)
-
-#: SAN's region non-local attention holds an (N × N/4) matrix per quadrant, N = h·w/4, i.e.
-#: about (h·w)²/16 bytes in float32 (≈0.5 GB at 300×300 LR pixels). Above this many LR
-#: pixels SAN runs through the authors' own test-time wrapper (``forward_chop``, four
-#: overlapping halves) instead of the whole image; below it the global operations see
-#: the whole image, as in the paper. SAN is never cut into blended tiles.
-SAN_WHOLE_IMAGE_MAX_PIXELS = 300 * 300
-#: The authors' ``forward_chop`` recursion threshold (patch area in LR pixels).
-SAN_CHOP_MIN_SIZE = 160000
 
 PRECISIONS = ("exact", "fast")
 
@@ -64,22 +55,6 @@ def from_network_output(output: torch.Tensor, input_range: float) -> np.ndarray:
     """(1, 3, H, W) network output -> HxWx3 uint8 (clamped and rounded, as the papers' test scripts)."""
     scaled = output.squeeze(0).float().mul(255.0 / input_range).clamp_(0, 255).round_()
     return scaled.to(torch.uint8).permute(1, 2, 0).contiguous().cpu().numpy()
-
-
-def san_attention_bytes(height: int, width: int) -> int:
-    """Float32 bytes of SAN's largest non-local attention matrix for an LR ``height``×``width``."""
-    return (height * width) ** 2 // 16
-
-
-def _san_forward(model: torch.nn.Module, x: torch.Tensor, device: torch.device) -> tuple[torch.Tensor, str]:
-    """SAN on the whole image when it fits, else the authors' chop with patches that fit the budget."""
-    height, width = x.shape[-2:]
-    if height * width <= SAN_WHOLE_IMAGE_MAX_PIXELS or min(height, width) < MIN_CHOP_SIZE:
-        return model(x), "whole image"
-    budget, _ = memory_budget(device)
-    # Largest patch area whose attention matrix fits the budget: (area)²/16 <= budget.
-    min_size = min(SAN_CHOP_MIN_SIZE, max(MIN_CHOP_SIZE**2, int(math.sqrt(budget * 16))))
-    return forward_chop(model, x, min_size=min_size), f"authors' forward_chop (patches < {min_size} LR pixels)"
 
 
 def run_network(descriptor: ModelDescriptor, rgb: np.ndarray, device: torch.device,
@@ -115,8 +90,9 @@ def run_network(descriptor: ModelDescriptor, rgb: np.ndarray, device: torch.devi
 
     check_cancel(cancel)
     with torch.inference_mode(), ConvMeter(model, progress, cancel) as meter:
-        if not descriptor.tileable:
-            y, how = _san_forward(forward, x, device)
+        spec = get_architecture(descriptor.arch)
+        if spec.tiling == "internal":  # the architecture runs the whole image its own way (SAN: whole or chop)
+            y, how = spec.forward(forward, x, memory_budget(device)[0])
             log.info("%s %d×%d LR: %s", descriptor.arch, width, height, how)
         else:
             plan = plan_tiles(descriptor.arch, height, width, device, tile=tile,
@@ -241,12 +217,20 @@ def runtime_tuning() -> dict:
     return {"threads": None, "concurrent": False, "source": "default (not measured)"}
 
 
+def measured_threads() -> int | None:
+    """The tuning file's thread choice, only when it was measured on a machine with as many CPUs as this one."""
+    tuning = runtime_tuning()
+    measured_on = tuning.get("measured", {}).get("cpu_count")
+    return tuning.get("threads") if measured_on == os.cpu_count() else None
+
+
 def configure_threads() -> int:
-    """Set torch's intra-op threads once, from ``SR_ARENA_THREADS`` or the measured tuning file."""
+    """Set torch's intra-op threads once: ``SR_ARENA_THREADS``, else the measured choice for this CPU
+    count (:func:`measured_threads`), else torch's default (one per core)."""
     global _THREADS_DONE
     with _THREADS_LOCK:
         if not _THREADS_DONE:
-            wanted = os.environ.get("SR_ARENA_THREADS") or runtime_tuning().get("threads")
+            wanted = settings.current().threads or measured_threads()
             if wanted:
                 torch.set_num_threads(int(wanted))
             _THREADS_DONE = True

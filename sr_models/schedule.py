@@ -179,17 +179,14 @@ def job_work(loaded: LoadedModel, flops: FlopModel | None, height: int, width: i
     """``(FLOPs or output pixels, tiles)`` of enlarging an LR ``height``×``width`` as inference runs it."""
     if loaded.descriptor is None or flops is None:
         return float(height * width * loaded.card.scale ** 2), 1
-    from .inference import SAN_WHOLE_IMAGE_MAX_PIXELS
+    from .archs import get_architecture
+    from .cost import count_flops
     from .precision import fast_mode_for
     from .tiling import plan_tiles
 
     descriptor = loaded.descriptor
-    if not descriptor.tileable:
-        if height * width <= SAN_WHOLE_IMAGE_MAX_PIXELS:
-            return float(flops.flops(height, width)), 1
-        from .cost import count_flops
-
-        return float(count_flops(descriptor, height, width)), 1  # the authors' chop, counted exactly
+    if get_architecture(descriptor.arch).tiling == "internal":  # its own forward (SAN: whole or chop), counted exactly
+        return float(count_flops(descriptor, height, width)), 1
     reduced = precision == "fast" and fast_mode_for(loaded.device).reduced
     plan = plan_tiles(descriptor.arch, height, width, loaded.device, reduced=reduced)
     if plan.tile is None:

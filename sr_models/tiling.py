@@ -10,37 +10,25 @@ visible seams (``tests/test_tiling.py`` and ``benchmarks/README.md`` measure it)
 The tile side is the largest that keeps the network's activations within a memory
 budget: a fraction of the memory available now (``/proc/meminfo`` and the cgroup limit on
 CPU, ``torch.cuda.mem_get_info`` on CUDA), capped so that a CPU process stays well below
-3 GiB. The per-architecture activation cost (bytes per LR pixel) was measured with
-``benchmarks/bench_inference.py --memory``.
+3 GiB. The per-architecture activation cost (bytes per LR pixel) lives in each
+architecture's spec (:mod:`sr_models.archs`), measured as the slope of peak-RSS growth
+between a 96² and a 160² LR forward (VmHWM reset before each; fresh process), rounded up.
 """
 from __future__ import annotations
 
 import logging
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import torch
 
+from . import settings
+from .archs import get_architecture
 from .progress import CancelFlag, check_cancel
 
 log = logging.getLogger(__name__)
-
-#: Peak activation bytes per LR pixel of one float32 forward (the bf16 path needs about half;
-#: counted the same, to stay conservative). Measured as the slope of peak-RSS growth between a
-#: 96² and a 160² LR forward (VmHWM reset before each; fresh process), rounded up:
-#: SRGAN 10.5 kB, ESRGAN 19.3 kB (fast 9.3 kB), AWSRN 2.6 kB, SAN 12.0 kB (fast 8.6 kB).
-BYTES_PER_LR_PIXEL: dict[str, int] = {
-    "srgan": 12_000,
-    "esrgan": 20_000,
-    "awsrn": 4_000,
-    "san": 13_000,  # plus SAN's non-local attention, (h·w)²/16 bytes: see inference.py
-}
-#: The same for the bf16 fast path (measured: SRGAN 7.3 kB, ESRGAN 9.3 kB, AWSRN 3.1 kB, SAN 8.6 kB).
-FAST_BYTES_PER_LR_PIXEL: dict[str, int] = {"srgan": 8_000, "esrgan": 10_000, "awsrn": 4_000, "san": 9_000}
-DEFAULT_BYTES_PER_LR_PIXEL = 20_000
 
 #: On CPU the activations of one tile may use at most this much (keeps ESRGAN on a
 #: 1024² LR below 3 GiB peak RSS with room for the weights and the output).
@@ -103,9 +91,9 @@ def available_memory(device: torch.device) -> int:
 def memory_budget(device: torch.device) -> tuple[int, int]:
     """``(budget, available)`` bytes for one forward; ``SR_ARENA_TILE_BUDGET_MB`` overrides the budget."""
     available = available_memory(device)
-    override = os.environ.get("SR_ARENA_TILE_BUDGET_MB")
+    override = settings.current().tile_budget_mb
     if override:
-        return int(float(override) * 2**20), available
+        return int(override * 2**20), available
     budget = int(available * BUDGET_FRACTION)
     if device.type != "cuda":
         budget = min(budget, CPU_BUDGET_CAP)
@@ -114,8 +102,8 @@ def memory_budget(device: torch.device) -> tuple[int, int]:
 
 def bytes_per_pixel(arch: str, reduced: bool = False) -> int:
     """Measured activation bytes per LR pixel of ``arch`` (``reduced``: bf16/fp16 fast path)."""
-    table = FAST_BYTES_PER_LR_PIXEL if reduced else BYTES_PER_LR_PIXEL
-    return table.get(arch, DEFAULT_BYTES_PER_LR_PIXEL)
+    spec = get_architecture(arch)
+    return spec.fast_bytes_per_lr_pixel if reduced else spec.bytes_per_lr_pixel
 
 
 def even_tile(length: int, height: int, tile: int, overlap: int) -> int:

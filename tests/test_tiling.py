@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from sr_models import inference
+from sr_models.archs import san_arch
 from sr_models.archs.san_arch import SAN
 from sr_models.descriptor import ModelDescriptor
 from sr_models.image_io import read_image
@@ -107,7 +108,7 @@ def _small_san() -> ModelDescriptor:
 
 
 def test_san_does_not_tile_below_its_threshold(env):
-    """Below SAN_WHOLE_IMAGE_MAX_PIXELS SAN sees the whole image, even with a tiny memory budget."""
+    """Below san_arch.WHOLE_IMAGE_MAX_PIXELS SAN sees the whole image, even with a tiny memory budget."""
     env("SR_ARENA_TILE_BUDGET_MB", "1")
     descriptor = _small_san()
     calls: list[tuple[int, int]] = []
@@ -119,7 +120,7 @@ def test_san_does_not_tile_below_its_threshold(env):
 
 
 def test_san_chops_above_threshold(monkeypatch):
-    monkeypatch.setattr(inference, "SAN_WHOLE_IMAGE_MAX_PIXELS", 30 * 30)
+    monkeypatch.setattr(san_arch, "WHOLE_IMAGE_MAX_PIXELS", 30 * 30)
     descriptor = _small_san()
     calls: list[tuple[int, int]] = []
     hook = descriptor.model.register_forward_pre_hook(lambda m, a: calls.append(tuple(a[0].shape[-2:])))
