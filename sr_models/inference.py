@@ -29,7 +29,7 @@ import torch
 from .descriptor import ModelDescriptor
 from .image_io import to_uint8
 from .imresize import imresize
-from . import settings
+from . import openvino_backend, settings
 from .archs import get_architecture
 from .loader import LoadedModel
 from .output_cache import OutputCache, image_sha256
@@ -81,10 +81,13 @@ def run_network(descriptor: ModelDescriptor, rgb: np.ndarray, device: torch.devi
         x = x.contiguous(memory_format=torch.channels_last)
     else:
         model, mode = descriptor.model, None
+    openvino = mode is not None and uses_openvino(descriptor, device)
 
     def forward(piece: torch.Tensor) -> torch.Tensor:
         if mode is None:
             return model(piece)
+        if openvino:  # float32 on OpenVINO's CPU plugin (progress then counts tiles, not layers)
+            return openvino_backend.run(descriptor, piece.contiguous())
         with fast_context(mode):
             return model(piece.contiguous(memory_format=torch.channels_last))
 
@@ -102,6 +105,13 @@ def run_network(descriptor: ModelDescriptor, rgb: np.ndarray, device: torch.devi
             y = forward(x) if plan.tile is None else tiled_forward(
                 forward, x, plan.tile, plan.overlap, descriptor.scale, on_tile=meter.tile_done, cancel=cancel)
     return from_network_output(y, descriptor.input_range)
+
+
+def uses_openvino(descriptor: ModelDescriptor, device: torch.device) -> bool:
+    """Whether the fast path of this network runs on OpenVINO: opted in (``SR_ARENA_CPU_BACKEND=openvino``),
+    a float32 CPU fast mode (same precision as exact, so no guard involved) and a network the backend supports."""
+    return (settings.current().cpu_backend == "openvino" and device.type == "cpu"
+            and not fast_mode_for(device).reduced and openvino_backend.supports(descriptor)[0])
 
 
 def _upscale_rgb(model: LoadedModel, rgb: np.ndarray, precision: str, tile: int | None,
@@ -244,6 +254,8 @@ def prepare(model: LoadedModel, precision: str = "fast") -> str:
     configure_threads()
     if ran == "fast" and model.descriptor is not None:
         fast_model(model.descriptor, model.device)
+        if uses_openvino(model.descriptor, model.device):
+            openvino_backend.compiled_model(model.descriptor, 64, 64)  # convert once, now
     return ran
 
 

@@ -15,6 +15,7 @@ variable call :func:`reload` afterwards (``tests/conftest.py``'s ``env`` fixture
 | ``SR_ARENA_CACHE_MB`` | 512 | in-memory output cache bound |
 | ``SR_ARENA_TILE_BUDGET_MB`` | measured free memory | activation budget of one forward (forces tiling when small) |
 | ``SR_ARENA_CPU_BF16`` | ``auto`` | ``auto``: detect native CPU bf16 (oneDNN's AVX512-BF16/AMX check, capped by ``ONEDNN_MAX_CPU_ISA``); ``1``: use the bf16 fast mode even without native support (emulated: slow, but it runs the reduced-precision code on every CPU, for tests); ``0``: never |
+| ``SR_ARENA_CPU_BACKEND`` | ``torch`` | ``openvino``: the float32 CPU fast path of ESRGAN and SRGAN runs on OpenVINO (``pip install openvino``; 1.15–1.8× faster measured, outputs within 1e-4 of range, but converting ESRGAN costs 20–60 s at start-up); ``torch``: PyTorch channels_last |
 | ``ONEDNN_MAX_CPU_ISA`` | unset | oneDNN's own cap on the kernels it uses (e.g. ``AVX2`` on an AVX-512 CPU); read here only so that a cap below ``AVX512_CORE_BF16`` also turns native-bf16 detection off |
 """
 from __future__ import annotations
@@ -46,6 +47,7 @@ class Settings:
     cache_mb: float
     tile_budget_mb: float | None
     cpu_bf16: bool | None  # None: detect
+    cpu_backend: str
     onednn_max_cpu_isa: str | None
 
     @property
@@ -70,6 +72,12 @@ def _tristate(value: str | None, name: str) -> bool | None:
     raise ValueError(f"{name} must be auto, 1 or 0; got {value!r}")
 
 
+def _choice(value: str, name: str, allowed: tuple[str, ...]) -> str:
+    if value.lower() not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+    return value.lower()
+
+
 def from_environ(environ: Mapping[str, str] | None = None) -> Settings:
     """Parse the settings from ``environ`` (default: the process environment)."""
     env = os.environ if environ is None else environ
@@ -84,6 +92,8 @@ def from_environ(environ: Mapping[str, str] | None = None) -> Settings:
         cache_mb=float(_optional(env, "SR_ARENA_CACHE_MB") or 512),
         tile_budget_mb=float(tile_budget) if tile_budget else None,
         cpu_bf16=_tristate(_optional(env, "SR_ARENA_CPU_BF16"), "SR_ARENA_CPU_BF16"),
+        cpu_backend=_choice(_optional(env, "SR_ARENA_CPU_BACKEND") or "torch", "SR_ARENA_CPU_BACKEND",
+                            ("torch", "openvino")),
         onednn_max_cpu_isa=_optional(env, "ONEDNN_MAX_CPU_ISA"),
     )
 

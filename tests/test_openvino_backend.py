@@ -15,7 +15,7 @@ from sr_models.loader import ModelUnavailableError, load_model
 from conftest import shared_path
 
 pytestmark = pytest.mark.skipif(not openvino_backend.available(),
-                                reason="openvino is not installed (pip install openvino; see requirements.txt)")
+                                reason="openvino is not installed (pip install -r requirements-dev.txt)")
 
 TOLERANCE = 1e-4  # of the float32 output's range, as the conformance tests
 
@@ -89,3 +89,28 @@ def test_bad_input_rejected():
         openvino_backend.run(model.descriptor, torch.zeros(3, 16, 16))
     with pytest.raises(ValueError, match="float32"):
         openvino_backend.run(model.descriptor, torch.zeros(1, 3, 16, 16, dtype=torch.float64))
+
+
+def test_the_fast_path_runs_on_openvino_only_when_opted_in(env):
+    """SR_ARENA_CPU_BACKEND=openvino moves the float32 CPU fast path of SRGAN onto OpenVINO (same
+    pixels within one level); by default, and in a bf16 fast mode, PyTorch runs it."""
+    from sr_models import inference
+
+    model = _model("srgan")
+    lr = read_image(shared_path("data", "benchmark", "Set5", "LR_bicubic", "X4", "baby.png"))[:24, :20, :3]
+    env("SR_ARENA_CPU_BF16", "0")
+    assert not inference.uses_openvino(model.descriptor, model.device)
+    torch_fast = inference.upscale(model, lr, "fast", force_fast=True)
+    env("SR_ARENA_CPU_BACKEND", "openvino")
+    assert inference.uses_openvino(model.descriptor, model.device)
+    openvino_backend.clear()
+    assert not openvino_backend._ENGINES
+    ov_fast = inference.upscale(model, lr, "fast", force_fast=True)
+    assert len(openvino_backend._ENGINES) == 1  # that call converted SRGAN for OpenVINO and ran it there
+    assert np.abs(ov_fast.astype(int) - torch_fast.astype(int)).max() <= 1
+    env("SR_ARENA_CPU_BF16", "1")
+    assert not inference.uses_openvino(model.descriptor, model.device)  # bf16 is PyTorch's, guarded
+    with pytest.raises(ValueError, match="SR_ARENA_CPU_BACKEND"):
+        from sr_models import settings
+
+        settings.from_environ({"SR_ARENA_CPU_BACKEND": "tensorrt"})
