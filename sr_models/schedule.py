@@ -66,14 +66,16 @@ def _fit(loaded: LoadedModel, sides: tuple[int, ...]) -> FlopModel:
 
 
 def flop_model(loaded: LoadedModel) -> FlopModel | None:
-    """Fit :class:`FlopModel` to exact counts at 64², 128² and 192² (``None`` for interpolation).
+    """Fit :class:`FlopModel` to exact counts (``None`` for interpolation).
 
-    Equal FLOPs per pixel at all three means a purely per-pixel network, exact at every size;
-    otherwise (SAN's attention) the quadratic fit is within a few per cent at request sizes.
+    A tileable network (every layer a fixed cost per pixel) is counted at 32² and 48²: equal FLOPs
+    per pixel make the model exact at every size. SAN (non-local attention) is counted at 64², 128²
+    and 192², and the quadratic fit is within a few tenths of a per cent at request sizes. Counting
+    is pure Python (it holds the GIL), so it is kept to these few sizes.
     """
     if loaded.descriptor is None:
         return None
-    return _fit(loaded, (64, 128, 192))
+    return _fit(loaded, (32, 48) if loaded.descriptor.tileable else (64, 128, 192))
 
 
 @dataclass

@@ -138,3 +138,19 @@ def test_zip_holds_lossless_pngs_and_metrics(comparison, tmp_path):
     assert metrics["methods"]["bicubic"]["psnr"] == pytest.approx(comparison.runs["bicubic"].psnr)
     if MISSING:
         assert metrics["methods"][MISSING]["unavailable"]["fix"]
+
+
+def test_fast_is_the_default_precision_and_exact_is_recorded_as_asked():
+    import inspect
+
+    from sr_arena.ui.export import metrics_json
+    from sr_arena.ui.pipeline import DEFAULT_PRECISION
+
+    assert DEFAULT_PRECISION == "fast" and inspect.signature(run_method).parameters["precision"].default == "fast"
+    pool = ModelPool(["bicubic"])
+    comparison = prepare(pattern(24, 20), "low-res")
+    assert run_method(comparison, "bicubic", pool).requested == "fast"
+    exact = prepare(pattern(24, 20), "low-res")
+    run_method(exact, "bicubic", pool, precision="exact")
+    entry = metrics_json(exact)["methods"]["bicubic"]
+    assert (entry["precision_requested"], entry["precision"]) == ("exact", "exact")

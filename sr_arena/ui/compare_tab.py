@@ -13,8 +13,13 @@ and ``components.finished`` (the event that fires when a comparison is complete)
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
+import shutil
 import tempfile
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
@@ -23,13 +28,17 @@ import numpy as np
 
 from sr_models.registry import CARDS
 
-from . import crops, diffmaps, presentation
+from PIL import Image
+
+from . import crops, diffmaps, jobs, presentation
+from .example_cache import ExampleCache
 from .examples import available as available_examples
 from .export import build_zip
 from .models import ModelPool
-from .pipeline import LR_KEY, ORIGINAL_KEY, Comparison, label, prepare, run_method
-from .uploads import LOW_RES, MAX_LR_SIDE, ORIGINAL, UploadError, load_upload
+from .pipeline import DEFAULT_PRECISION, LR_KEY, ORIGINAL_KEY, Comparison, label, prepare, run_method, score_run
+from .uploads import LOW_RES, MAX_LR_SIDE, ORIGINAL, SCALE, UploadError, load_upload
 
+log = logging.getLogger(__name__)
 #: How many comparisons may run at once (Gradio queue concurrency for the heavy events).
 HEAVY_CONCURRENCY = int(os.environ.get("SR_ARENA_CONCURRENCY", "1"))
 PANEL_KEYS = [ORIGINAL_KEY, LR_KEY, *CARDS]
@@ -41,6 +50,68 @@ MODE_HELP = (
     f"LR-consistency (does the result shrink back to your input?) instead. Up to {MAX_LR_SIDE}×{MAX_LR_SIDE}."
 )
 DEFAULT_CROP, DEFAULT_MAG = 48, 4
+#: Longest wait between two progress updates of the running panel (seconds).
+PROGRESS_INTERVAL = 1.0
+#: zlib level of the panels' PNGs: 1 encodes a 1024² image ~3× faster than the default 6, still lossless.
+PANEL_PNG_LEVEL = 1
+
+
+#: Outputs up to this many values (a 512² RGB image) are scored on the spot (tens of milliseconds).
+QUICK_SCORE_VALUES = 512 * 512 * 3
+
+
+class Scorer:
+    """Scores finished runs in a thread of its own; :meth:`collect` returns the ids scored since last asked."""
+
+    def __init__(self, comparison: Comparison) -> None:
+        self.comparison = comparison
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sr-score")
+        self._futures: list[tuple[str, Future]] = []
+
+    def submit(self, model_ids: list[str]) -> None:
+        """Score these runs (in order) in the scoring thread."""
+        for model_id in model_ids:
+            run = self.comparison.runs[model_id]
+            self._futures.append((model_id, self._pool.submit(score_run, self.comparison, run)))
+
+    @property
+    def pending(self) -> set[str]:
+        return {m for m, _f in self._futures}
+
+    @property
+    def idle(self) -> bool:
+        return not self._futures
+
+    def collect(self) -> list[str]:
+        """Ids scored since the last call (a scoring error is raised here)."""
+        done = [(m, f) for m, f in self._futures if f.done()]
+        self._futures = [(m, f) for m, f in self._futures if not f.done()]
+        for _model_id, future in done:
+            future.result()
+        return [m for m, _f in done]
+
+    def wait(self, timeout: float) -> None:
+        """Block until a run is scored or ``timeout`` seconds pass."""
+        futures_wait([f for _m, f in self._futures], timeout=timeout, return_when=FIRST_COMPLETED)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+
+class PanelFiles:
+    """Lossless PNG files of one comparison's panels, in a temporary folder (Gradio serves them)."""
+
+    def __init__(self, request_id: str) -> None:
+        self.directory = tempfile.mkdtemp(prefix=f"sr-arena-{request_id}-")
+
+    def png(self, key: str, image: np.ndarray, existing: str | None = None) -> str:
+        """The panel ``key``'s PNG: a copy of ``existing`` when given (a cached file), else written fast."""
+        path = os.path.join(self.directory, f"{key}.png")
+        if existing and os.path.isfile(existing):
+            shutil.copyfile(existing, path)
+        else:
+            Image.fromarray(np.ascontiguousarray(image)).save(path, format="PNG", compress_level=PANEL_PNG_LEVEL)
+        return path
 
 
 @dataclass
@@ -64,6 +135,7 @@ class CompareComponents:
     table: Any = None
     run_button: Any = None
     finished: Any = None  # the Dependency that fires after a comparison completes
+    stop_button: Any = None
 
 
 # ---------------------------------------------------------------- callbacks (plain functions)
@@ -142,6 +214,13 @@ def _slider_defaults(comparison: Comparison) -> tuple[list[tuple[str, str]], str
 
 # ---------------------------------------------------------------- the tab
 
+def _original_file(comparison: Comparison, source: str, files: PanelFiles) -> str:
+    """The original panel's file: the upload as it is when nothing was changed in it, else a fresh PNG."""
+    if not comparison.notes and os.path.splitext(source)[1].lower() in (".png", ".jpg", ".jpeg", ".webp"):
+        return source
+    return files.png(ORIGINAL_KEY, comparison.original)
+
+
 def _source_path(file_path: str | None, image_path: str | None) -> str:
     path = file_path or image_path
     if not path:
@@ -149,9 +228,19 @@ def _source_path(file_path: str | None, image_path: str | None) -> str:
     return path
 
 
-def build_compare_tab(pool: ModelPool) -> CompareComponents:
+def _example_cache(pool: ModelPool) -> ExampleCache:
+    """The examples' disk cache, filled in the pool's loader thread once the models are ready."""
+    cache = ExampleCache()
+    if cache.inputs():
+        pool.after_load(cache.fill, cache.status)
+    return cache
+
+
+def build_compare_tab(pool: ModelPool, example_cache: ExampleCache | None = None) -> CompareComponents:
     """Lay out the Compare tab and wire its events (call inside ``gr.Tab``)."""
+    example_cache = example_cache or _example_cache(pool)
     state = gr.State(None)
+    job_id = gr.State(None)
     center = gr.State(None)
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=320):
@@ -166,16 +255,20 @@ def build_compare_tab(pool: ModelPool) -> CompareComponents:
                                        type="filepath", image_mode=None, format="png", height=200,
                                        elem_id="picture")
             examples = available_examples()
+            example_block = None
             if examples:
-                gr.Examples([[str(path), ex.mode] for ex, path in examples], inputs=[picture, mode],
-                            example_labels=[ex.label for ex, _ in examples], label="Examples (scikit-image samples)")
+                example_block = gr.Examples([[str(path), ex.mode] for ex, path in examples], inputs=[picture, mode],
+                                            example_labels=[ex.label for ex, _ in examples],
+                                            label="Examples (scikit-image samples; click one to run it)")
         with gr.Column(scale=2, min_width=260):
             methods = gr.CheckboxGroup([(c.display_name, c.id) for c in CARDS.values()], value=list(CARDS),
                                        label="Methods", elem_id="methods")
             with gr.Accordion("Options", open=False):
                 precision = gr.Radio([("exact (float32, as published)", "exact"), ("fast (reduced precision)", "fast")],
-                                     value="exact", label="Precision")
-            run_button = gr.Button("Enlarge ×4 and compare", variant="primary", elem_id="run")
+                                     value=DEFAULT_PRECISION, label="Precision")
+            with gr.Row():
+                run_button = gr.Button("Enlarge ×4 and compare", variant="primary", elem_id="run", scale=3)
+                stop_button = gr.Button("Stop", variant="stop", elem_id="stop", visible=False, scale=1)
             notes = gr.Markdown(elem_id="notes")
 
     panels: dict[str, Panel] = {}
@@ -220,9 +313,101 @@ def build_compare_tab(pool: ModelPool) -> CompareComponents:
         slider = gr.ImageSlider(format="png", type="numpy", label="Wipe", elem_id="slider", max_height=480)
 
     # -------- events
+    def panel_updates(comparison: Comparison, job: jobs.Job, files: PanelFiles, source: str) -> dict:
+        """The first update: inputs shown, every ticked method pending with its estimate, Stop shown.
+
+        The original is the uploaded file itself when the app changed nothing in it (no re-encoding);
+        the low-res panel is the LR image, drawn ×4 with nearest neighbour by the browser (CSS).
+        """
+        first: dict = {state: None, job_id: comparison.request_id, notes: presentation.notes_markdown(comparison),
+                       table: gr.update(visible=False), download: gr.update(visible=False),
+                       results: gr.update(visible=False), stop_button: gr.update(visible=True, interactive=True)}
+        views = {v.model_id: v for v in job.view()}
+        for key, panel in panels.items():
+            if key == ORIGINAL_KEY and comparison.original is not None:
+                first.update({panel.column: gr.update(visible=True), panel.image: _original_file(comparison, source, files),
+                              panel.caption: presentation.input_caption(comparison, key)})
+            elif key == LR_KEY:
+                first.update({panel.column: gr.update(visible=True), panel.image: files.png(key, comparison.lr),
+                              panel.caption: presentation.input_caption(comparison, key)})
+            elif key in views:
+                first.update({panel.column: gr.update(visible=True), panel.image: gr.update(value=None, visible=True),
+                              panel.caption: presentation.pending_caption(label(key), views[key])})
+            else:
+                first.update({panel.column: gr.update(visible=False), panel.image: None, panel.caption: ""})
+        return first
+
+    def progress_updates(job: jobs.Job, shown: dict[str, str]) -> dict:
+        """Captions of the pending and running panels that changed since they were last sent."""
+        updates = {}
+        for view in job.view():
+            if view.state == jobs.PENDING:
+                text = presentation.pending_caption(label(view.model_id), view)
+            elif view.state == jobs.RUNNING:
+                text = presentation.running_caption(label(view.model_id), view)
+            else:
+                continue
+            if shown.get(view.model_id) != text:
+                shown[view.model_id] = text
+                updates[panels[view.model_id].caption] = text
+        return updates
+
+    def result_update(comparison: Comparison, model_id: str, files: PanelFiles) -> dict:
+        """A finished (or stopped) method's panel: its image at once, scores to follow."""
+        run, panel = comparison.runs[model_id], panels[model_id]
+        image = files.png(model_id, run.image, run.png) if run.ok else None
+        return {panel.image: gr.update(value=image, visible=run.ok), panel.caption: presentation.caption(run, run.name)}
+
+    def scored_updates(comparison: Comparison, model_ids: list[str]) -> dict:
+        """Captions with scores, and the table, for runs just scored."""
+        update = {panels[m].caption: presentation.caption(comparison.runs[m], comparison.runs[m].name) for m in model_ids}
+        if model_ids:
+            update[table] = gr.update(value=presentation.metric_table(comparison), visible=True)
+        return update
+
+    def stream(comparison: Comparison, job: jobs.Job, files: PanelFiles) -> Iterator[dict]:
+        """Panels as methods finish, progress every ``PROGRESS_INTERVAL`` s, scores right after each image.
+
+        Small outputs (and cached ones) are scored at once; large ones in a scoring thread, so a panel
+        is never held back by the previous method's scores, and not before the first network's panel
+        is out (scoring a 1024² output costs ~0.5 s of CPU the first learned panel should have).
+        """
+        shown: dict[str, str] = {}
+        scorer = Scorer(comparison)
+        held: list[str] = []
+        network_done = False
+        while True:
+            ended = job.finished(PROGRESS_INTERVAL)
+            if ended is None and not held:
+                if scorer.idle:
+                    break
+                scorer.wait(PROGRESS_INTERVAL)
+            update: dict = {}
+            for model_id in ended or []:
+                run = comparison.runs[model_id]
+                if run.ok and (run.cached or run.image.size <= QUICK_SCORE_VALUES):
+                    score_run(comparison, run)
+                update.update(result_update(comparison, model_id, files))
+                network_done |= run.ok and model_id != "bicubic"
+                if run.ok and run.lr_consistency is None:
+                    held.append(model_id)
+            if held and (network_done or ended is None):
+                scorer.submit(held)
+                held = []
+            quick = [m for m in ended or [] if m not in scorer.pending and comparison.runs[m].lr_consistency is not None]
+            update.update(scored_updates(comparison, quick + scorer.collect()))
+            update.update(progress_updates(job, shown))
+            if update:
+                if ended:
+                    log.info("comparison %s: %s sent at %.2f s", comparison.request_id, ",".join(ended),
+                             time.perf_counter() - comparison.created)
+                yield update
+        scorer.close()
+
     def compare(file_path: str | None, image_path: str | None, mode_value: str, chosen: list[str],
-                precision_value: str) -> Iterator[dict]:
-        """Stream panels in as each method finishes."""
+                precision_value: str, request: gr.Request = None) -> Iterator[dict]:
+        """Run the ticked methods cheapest first; stream panels, progress and scores; Stop keeps what finished."""
+        began = time.perf_counter()
         path = _source_path(file_path, image_path)
         try:
             upload_data = load_upload(path, mode_value)
@@ -232,29 +417,34 @@ def build_compare_tab(pool: ModelPool) -> CompareComponents:
         if not chosen:
             raise gr.Error("Tick at least one method.")
         comparison = prepare(upload_data.image, mode_value, upload_data.name, upload_data.notes)
-        first: dict = {state: None, notes: presentation.notes_markdown(comparison), table: gr.update(visible=False),
-                       download: gr.update(visible=False), results: gr.update(visible=False)}
-        for key, panel in panels.items():
-            if key == ORIGINAL_KEY and comparison.original is not None:
-                first.update({panel.column: gr.update(visible=True), panel.image: comparison.original,
-                              panel.caption: presentation.input_caption(comparison, key)})
-            elif key == LR_KEY:
-                first.update({panel.column: gr.update(visible=True), panel.image: comparison.lr_enlarged(),
-                              panel.caption: presentation.input_caption(comparison, key)})
-            elif key in chosen:
-                first.update({panel.column: gr.update(visible=True), panel.image: gr.update(value=None, visible=True),
-                              panel.caption: presentation.caption(None, label(key), pending=True)})
-            else:
-                first.update({panel.column: gr.update(visible=False), panel.image: None, panel.caption: ""})
-        yield first
-        for model_id in chosen:
-            run = run_method(comparison, model_id, pool, precision_value)
-            panel = panels[model_id]
-            yield {panel.image: gr.update(value=run.image, visible=run.ok),
-                   panel.caption: presentation.caption(run, run.name),
-                   table: gr.update(value=presentation.metric_table(comparison), visible=True)}
+        job = jobs.Job(comparison, chosen, pool, precision_value or DEFAULT_PRECISION, disk=example_cache.disk,
+                       persist=example_cache.is_example(comparison))
+        jobs.register(job, getattr(request, "session_hash", None))
+        job.start()  # the cheapest method runs while the inputs' panels are encoded and sent
+        log.info("comparison %s: upload read and LR made in %.2f s", comparison.request_id, time.perf_counter() - began)
+        files = PanelFiles(comparison.request_id)
+        try:
+            first, rest = panel_updates(comparison, job, files, path), stream(comparison, job, files)
+            if all(slot.cached for slot in job.slots) and job.join(5.0):
+                first.update(next(rest, {}))  # everything is cached (an example): one update shows it all
+            yield first
+            yield from rest
+        finally:
+            job.stop()  # the browser went away (or the event was cancelled): stop computing for nobody
         zip_path = build_zip(comparison, tempfile.mkdtemp(prefix="sr-arena-"))
-        yield {state: comparison, download: gr.update(value=str(zip_path), visible=True)}
+        yield {state: comparison, job_id: None, download: gr.update(value=str(zip_path), visible=True),
+               stop_button: gr.update(visible=False),
+               table: gr.update(value=presentation.metric_table(comparison), visible=True)}
+
+    def compare_picture(image_path: str | None, mode_value: str, chosen: list[str], precision_value: str,
+                        request: gr.Request = None) -> Iterator[dict]:
+        """An example was clicked: run it at once (it is in the picture input; any file upload is ignored)."""
+        yield from compare(None, image_path, mode_value, chosen, precision_value, request)
+
+    def stop_comparison(request_id: str | None, request: gr.Request = None) -> dict:
+        """Stop: cancel the session's running comparison between layers/tiles; finished panels stay."""
+        stopped = jobs.stop(request_id) or jobs.stop_session(getattr(request, "session_hash", None))
+        return gr.update(interactive=not stopped, value="Stopping…" if stopped else "Stop")
 
     def finish(comparison: Comparison | None, size: float, mag: float, show: bool, amp: float) -> dict:
         """After a comparison: zoom strip at the centre, difference maps, slider defaults."""
@@ -274,6 +464,11 @@ def build_compare_tab(pool: ModelPool) -> CompareComponents:
         point = (int(evt.index[0]), int(evt.index[1]))
         return (point, *zoom_views(comparison, point, int(size), int(mag)))
 
+    def move_crop_lr(comparison: Comparison | None, size: float, mag: float, evt: gr.SelectData) -> tuple:
+        """Click on the low-res panel (shown at LR size): scale up to full-size coordinates."""
+        point = (int(evt.index[0]) * SCALE, int(evt.index[1]) * SCALE)
+        return (point, *zoom_views(comparison, point, int(size), int(mag)))
+
     def move_crop_overview(comparison: Comparison | None, size: float, mag: float, evt: gr.SelectData) -> tuple:
         """Click on the (shrunk) overview: scale back to full-size coordinates."""
         factor = crops.overview_scale(comparison.hr_shape) if comparison is not None else 1
@@ -284,7 +479,7 @@ def build_compare_tab(pool: ModelPool) -> CompareComponents:
         return zoom_views(comparison, point, int(size), int(mag))
 
     panel_outputs = {c for p in panels.values() for c in (p.column, p.image, p.caption)}
-    run_outputs = panel_outputs | {state, notes, table, download, results}
+    run_outputs = panel_outputs | {state, job_id, notes, table, download, results, stop_button}
     finish_outputs = [results, center, strip, crop_metrics, overview, diff_gallery, left, right, slider]
     light = {"concurrency_limit": 4, "api_visibility": "private"}
     run_event = run_button.click(compare, [upload, picture, mode, methods, precision], run_outputs,
@@ -292,9 +487,22 @@ def build_compare_tab(pool: ModelPool) -> CompareComponents:
                                  api_visibility="undocumented", api_name="compare", show_progress="minimal")
     finished = run_event.success(finish, [state, crop_size, magnification, show_diff, amplification],
                                  finish_outputs, **light)
+    stop_button.click(stop_comparison, [job_id], stop_button, concurrency_limit=None, api_visibility="private",
+                      show_progress="hidden")
+    run_event.then(lambda: gr.update(visible=False, interactive=True, value="Stop"), None, stop_button,
+                   api_visibility="private", show_progress="hidden")
+    if example_block is not None:
+        example_event = example_block.load_input_event.then(
+            compare_picture, [picture, mode, methods, precision], run_outputs, concurrency_limit=HEAVY_CONCURRENCY,
+            concurrency_id="heavy", api_visibility="private", show_progress="minimal")
+        example_event.success(finish, [state, crop_size, magnification, show_diff, amplification],
+                              finish_outputs, **light)
+        example_event.then(lambda: gr.update(visible=False, interactive=True, value="Stop"), None, stop_button,
+                           api_visibility="private", show_progress="hidden")
     zoom_outputs = [center, strip, crop_metrics, overview]
-    for panel in panels.values():
-        panel.image.select(move_crop, [state, crop_size, magnification], zoom_outputs, **light)
+    for key, panel in panels.items():
+        panel.image.select(move_crop_lr if key == LR_KEY else move_crop, [state, crop_size, magnification],
+                           zoom_outputs, **light)
     overview.select(move_crop_overview, [state, crop_size, magnification], zoom_outputs, **light)
     for control in (crop_size, magnification):
         control.release(resize_crop, [state, center, crop_size, magnification], [strip, crop_metrics, overview],
@@ -309,7 +517,7 @@ def build_compare_tab(pool: ModelPool) -> CompareComponents:
     picture.change(lambda value: gr.update() if value is None else None, picture, upload, **light)
 
     components = CompareComponents(state=state, mode=mode, methods=methods, panels=panels, table=table,
-                                   run_button=run_button, finished=finished)
+                                   run_button=run_button, finished=finished, stop_button=stop_button)
     # ---- quick-rating hook (issue 6): see the module docstring.
     if importlib.util.find_spec(f"{__package__}.quick_rating") is not None:
         from .quick_rating import build_quick_rating  # type: ignore[import-not-found]
@@ -331,7 +539,7 @@ def enlarge_api(pool: ModelPool, path: str | None, model_id: str, mode: str) -> 
     except (UploadError, ValueError) as error:
         raise gr.Error(str(error)) from None
     comparison = prepare(upload_data.image, mode, upload_data.name, upload_data.notes)
-    run = run_method(comparison, model_id, pool)
+    run = run_method(comparison, model_id, pool, DEFAULT_PRECISION)
     if not run.ok:
         problem = run.unavailable and f"{run.unavailable.reason}. Fix: {run.unavailable.fix}" or run.error
         raise gr.Error(f"{run.name} could not run: {problem}")

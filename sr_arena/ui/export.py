@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from .pipeline import Comparison
+from .pipeline import Comparison, in_registry_order
 
 
 def _png_bytes(image) -> bytes:
@@ -20,7 +20,8 @@ def _png_bytes(image) -> bytes:
 def metrics_json(comparison: Comparison) -> dict:
     """Metrics and provenance of every run, as plain JSON data."""
     methods = {}
-    for model_id, run in comparison.runs.items():
+    for run in in_registry_order(comparison.runs):
+        model_id = run.model_id
         methods[model_id] = {
             "name": run.name, "psnr": run.psnr, "ssim": run.ssim, "lr_consistency": run.lr_consistency,
             "seconds": run.seconds, "precision": run.precision, "precision_requested": run.requested,
@@ -28,7 +29,7 @@ def metrics_json(comparison: Comparison) -> dict:
             "provenance": run.provenance, "file": f"{model_id}.png" if run.ok else None,
             "unavailable": None if run.unavailable is None else {"reason": run.unavailable.reason,
                                                                   "fix": run.unavailable.fix},
-            "error": run.error,
+            "error": run.error, "stopped": run.stopped, "cached": run.cached,
         }
     return {
         "mode": comparison.mode, "name": comparison.name, "scale": 4, "notes": comparison.notes,
@@ -46,7 +47,8 @@ def build_zip(comparison: Comparison, directory: str | Path) -> Path:
         if comparison.original is not None:
             archive.writestr("original.png", _png_bytes(comparison.original))
         archive.writestr("lr_input.png", _png_bytes(comparison.lr))
-        for model_id, run in comparison.runs.items():
+        for run in in_registry_order(comparison.runs):
+            model_id = run.model_id
             if run.ok:
                 archive.writestr(f"{model_id}.png", _png_bytes(run.image))
         archive.writestr("metrics.json", json.dumps(metrics_json(comparison), indent=2))

@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import atexit
+import logging
 import threading
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 from sr_models.inference import prepare
 from sr_models.loader import LoadedModel, ModelUnavailableError, load_model
 from sr_models.registry import CARDS
+from sr_models.schedule import Profile, profile
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,10 @@ class ModelPool:
     """Loads every method once (in registry order), warms each up with
     :func:`sr_models.inference.prepare`, and hands out the loaded models.
 
+    Warming up also measures each method's throughput on this machine in the precision a
+    "fast" request runs (:func:`sr_models.schedule.profile`; ``profile(model_id)``), which the
+    time estimates use. Tasks added with :meth:`after_load` (e.g. caching the examples' outputs)
+    run in the same thread once every method is ready; ``done`` waits for them too.
     All of it runs in a background thread, so start-up does not block the page.
     ``get`` waits for a method still loading; ``status_markdown`` is the page's status line.
     """
@@ -38,6 +45,10 @@ class ModelPool:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._seconds = 0.0
+        self._profiles: dict[str, Profile] = {}
+        self._after: list[tuple[Callable[["ModelPool"], None], Callable[[], str]]] = []
+        self._settled = threading.Event()
+        self._after_closed = False  # the loader thread has taken the task list
 
     def start(self) -> "ModelPool":
         """Begin loading in a daemon thread (idempotent)."""
@@ -56,10 +67,46 @@ class ModelPool:
             if isinstance(result, LoadedModel):
                 self._phase = "warming up"
                 self._prepared[model_id] = self._prepare_one(result)
+                self._phase = "measuring"
+                self._profile_one(result)
             self._results[model_id] = result
         self._current = None
         self._seconds = time.perf_counter() - start
         self._done.set()
+        with self._lock:
+            self._after_closed = True
+            tasks = [task for task, _status in self._after]
+        for task in tasks:
+            self._run_task(task)
+        self._settled.set()
+
+    def _run_task(self, task: Callable[["ModelPool"], None]) -> None:
+        try:
+            task(self)
+        except Exception:  # noqa: BLE001 — a failed background task must not take the app down
+            logging.getLogger(__name__).exception("background task after loading failed")
+
+    def _profile_one(self, model: LoadedModel) -> None:
+        """Measure ``model``'s throughput in the precision a "fast" request runs (for estimates)."""
+        ran = self._prepared.get(model.id, "exact")
+        ran = ran if ran in ("exact", "fast") else "exact"
+        try:
+            self._profiles[model.id] = profile(model, ran)
+        except Exception:  # noqa: BLE001 — no measurement only costs the estimate its accuracy
+            logging.getLogger(__name__).exception("measuring %s failed", model.id)
+
+    def profile(self, model_id: str) -> Profile | None:
+        """The method's FLOP model and measured speeds (``None`` before it is measured)."""
+        return self._profiles.get(model_id)
+
+    def after_load(self, task: Callable[["ModelPool"], None], status: Callable[[], str] = lambda: "") -> None:
+        """Run ``task(pool)`` in the loader thread after every method is ready (in a thread of its own
+        when loading has already finished); ``status()`` adds to the status line."""
+        with self._lock:
+            self._after.append((task, status))
+            late = self._after_closed
+        if late:
+            threading.Thread(target=self._run_task, args=(task,), name="sr-arena-after-load", daemon=True).start()
 
     @staticmethod
     def _load_one(model_id: str) -> LoadedModel | Unavailable:
@@ -85,7 +132,8 @@ class ModelPool:
 
     @property
     def done(self) -> bool:
-        return self._done.is_set()
+        """Every method loaded and every :meth:`after_load` task finished."""
+        return self._settled.is_set()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until every method is loaded (or ``timeout``); returns whether all are done."""
@@ -99,10 +147,14 @@ class ModelPool:
             time.sleep(0.05)
         return self._results.get(model_id) or self._load_one(model_id)
 
+    def loaded_now(self, model_id: str) -> LoadedModel | Unavailable | None:
+        """The loaded model or why it is unavailable, or ``None`` while it is still loading (no wait)."""
+        return self._results.get(model_id)
+
     def status_markdown(self) -> str:
         """One line: loading progress, then which methods are ready and which are not."""
         names = {m: CARDS[m].display_name for m in self.model_ids}
-        if not self.done:
+        if not self._done.is_set():
             ready = len(self._results)
             current = names.get(self._current or "", "…")
             return f"Loading methods ({ready}/{len(self.model_ids)} ready; now {self._phase} **{current}**)…"
@@ -115,4 +167,5 @@ class ModelPool:
             line += f" Fast precision (quality-guarded) prepared for: {', '.join(fast)}."
         if missing:
             line += f" Unavailable here (no weights): {', '.join(missing)} — see the Models tab."
-        return line
+        extra = " ".join(text for text in (status() for _task, status in self._after) if text)
+        return f"{line} {extra}" if extra else line

@@ -3,19 +3,28 @@
 ``prepare`` turns an accepted upload into a :class:`Comparison`; ``run_method`` enlarges the LR
 image with one method and adds a :class:`MethodRun` (output, seconds, provenance, metrics).
 Outputs stay in the comparison, so crops, difference maps and the zip reuse them.
+
+``enlarge_method`` and ``score_run`` are ``run_method``'s two halves, so a page can show an
+output before its scores are computed. :class:`Job` (in :mod:`sr_arena.ui.jobs`) runs the ticked
+methods cheapest first in a worker thread, with estimates, progress and Stop.
+Outputs found in a :class:`~sr_models.disk_cache.DiskCache` (the shipped examples) are read
+from it instead of computed.
 """
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from sr_models.disk_cache import DiskCache
 from sr_models.imresize import bicubic_downscale, modcrop
-from sr_models.inference import upscale_with_info
+from sr_models.inference import UpscaleResult, cache_key, resolve_precision, upscale_with_info
 from sr_models.loader import LoadedModel
 from sr_models.metrics import calculate_psnr, calculate_ssim
+from sr_models.progress import CancelFlag, ProgressFn
 from sr_models.registry import CARDS
 
 from .models import ModelPool, Unavailable
@@ -43,6 +52,9 @@ class MethodRun:
     lr_consistency: float | None = None
     unavailable: Unavailable | None = None
     error: str | None = None
+    stopped: bool = False  # Stop was pressed before this method finished
+    cached: bool = False  # the output came from a cache (``seconds`` is the time it took when computed)
+    png: str | None = None  # a PNG file of ``image``, when one exists (disk cache)
 
     @property
     def ok(self) -> bool:
@@ -60,6 +72,7 @@ class Comparison:
     notes: list[str] = field(default_factory=list)
     runs: dict[str, MethodRun] = field(default_factory=dict)
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    created: float = field(default_factory=time.perf_counter)  # when the inputs were ready (perf_counter)
 
     @property
     def hr_shape(self) -> tuple[int, int]:
@@ -75,7 +88,8 @@ class Comparison:
         if self.original is not None:
             images[ORIGINAL_KEY] = self.original
         images[LR_KEY] = self.lr_enlarged()
-        images.update({m: r.image for m, r in self.runs.items() if r.image is not None})
+        ordered = sorted(self.runs, key=lambda m: list(CARDS).index(m) if m in CARDS else len(CARDS))
+        images.update({m: self.runs[m].image for m in ordered if self.runs[m].image is not None})
         return images
 
 
@@ -136,10 +150,46 @@ def precision_note(model: LoadedModel, requested: str, ran: str, note: str) -> s
     return note.strip()
 
 
-def run_method(comparison: Comparison, model_id: str, pool: ModelPool, precision: str = "exact") -> MethodRun:
+#: The precision a request gets unless it asks otherwise (exact stays one click away).
+DEFAULT_PRECISION = "fast"
+
+
+def run_method(comparison: Comparison, model_id: str, pool: ModelPool, precision: str = DEFAULT_PRECISION,
+               disk: DiskCache | None = None) -> MethodRun:
     """Enlarge the comparison's LR image with one method and score it; the run is stored and returned.
 
     Never raises for a method's own failure: the run carries ``unavailable`` or ``error`` instead.
+    """
+    return score_run(comparison, enlarge_method(comparison, model_id, pool, precision, disk=disk))
+
+
+def cached_result(disk: DiskCache | None, loaded: LoadedModel, lr: np.ndarray, precision: str,
+                  ) -> tuple[UpscaleResult, str] | None:
+    """``(result, png path)`` from ``disk`` for this input, model, checkpoint and precision, or ``None``."""
+    if disk is None:
+        return None
+    ran, note = resolve_precision(loaded, precision)
+    hit = disk.get(cache_key(loaded, lr, ran))
+    if hit is None:
+        return None
+    return UpscaleResult(hit.image(), ran, float(hit.meta.get("seconds") or 0.0), cached=True, note=note), str(hit.png)
+
+
+def store_result(disk: DiskCache, loaded: LoadedModel, lr: np.ndarray, result: UpscaleResult) -> str:
+    """Put ``result`` into ``disk``; returns the PNG's path."""
+    stored = disk.put(cache_key(loaded, lr, result.precision), result.image, seconds=result.seconds,
+                      model_name=loaded.card.display_name)
+    return str(stored.png)
+
+
+def enlarge_method(comparison: Comparison, model_id: str, pool: ModelPool, precision: str = DEFAULT_PRECISION,
+                   *, progress: ProgressFn | None = None, cancel: CancelFlag = None,
+                   disk: DiskCache | None = None, persist: bool = False) -> MethodRun:
+    """Enlarge with one method (no scores yet: :func:`score_run`); the run is stored and returned.
+
+    Reads ``disk`` first; ``persist`` writes a computed output there. ``progress``/``cancel``:
+    see :func:`sr_models.inference.run_network`; a stopped run raises
+    :class:`sr_models.progress.Cancelled` and stores nothing.
     """
     run = MethodRun(model_id, CARDS[model_id].display_name, requested=precision)
     loaded = pool.get(model_id)
@@ -147,15 +197,32 @@ def run_method(comparison: Comparison, model_id: str, pool: ModelPool, precision
         run.unavailable = loaded
     else:
         try:
-            result = upscale_with_info(loaded, comparison.lr, precision)
+            found = cached_result(disk, loaded, comparison.lr, precision)
+            result = found[0] if found else upscale_with_info(loaded, comparison.lr, precision,
+                                                              progress=progress, cancel=cancel)
         except (RuntimeError, ValueError, MemoryError) as error:
             run.error = f"{type(error).__name__}: {error}"
         else:
             run.image, run.seconds, run.precision = result.image, result.seconds, result.precision
+            run.cached, run.png = result.cached, found[1] if found else None
+            if disk is not None and persist and not found:
+                run.png = store_result(disk, loaded, comparison.lr, result)
             run.note = precision_note(loaded, precision, result.precision, result.note)
             run.provenance, run.parameters = provenance_of(loaded), loaded.num_parameters
-            run.lr_consistency = lr_consistency(result.image, comparison.lr)
-            if comparison.original is not None:
-                run.psnr, run.ssim = full_reference(result.image, comparison.original)
     comparison.runs[model_id] = run
     return run
+
+
+def score_run(comparison: Comparison, run: MethodRun) -> MethodRun:
+    """Add PSNR/SSIM (against the original) and LR-consistency to a finished run; returns it."""
+    if run.ok and run.lr_consistency is None:
+        run.lr_consistency = lr_consistency(run.image, comparison.lr)
+        if comparison.original is not None:
+            run.psnr, run.ssim = full_reference(run.image, comparison.original)
+    return run
+
+
+def in_registry_order(runs: dict[str, MethodRun]) -> list[MethodRun]:
+    """The runs in the registry's order (however they were scheduled)."""
+    rank = {m: i for i, m in enumerate(CARDS)}
+    return sorted(runs.values(), key=lambda run: rank.get(run.model_id, len(rank)))

@@ -5,7 +5,8 @@ import html
 
 import pandas as pd
 
-from .pipeline import Comparison, MethodRun
+from .jobs import RUNNING, SlotView
+from .pipeline import Comparison, MethodRun, in_registry_order
 
 BADGE_STYLES = {
     "official": ("#1b6e3a", "#e3f5e9"),
@@ -34,22 +35,70 @@ def badge(provenance: dict | None) -> str:
             f'style="color:{fg};background:{bg};border:1px solid {fg}33">{html.escape(kind)} ⓘ</span>')
 
 
+def duration(seconds: float | None) -> str:
+    """A short human duration: "<1 s", "12 s", "2 min 05 s"."""
+    if seconds is None:
+        return "unknown"
+    if seconds < 1:
+        return "<1 s"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    return f"{int(seconds // 60)} min {int(seconds % 60):02d} s"
+
+
+def _ordinal(position: int) -> str:
+    return {1: "1st", 2: "2nd", 3: "3rd"}.get(position, f"{position}th")
+
+
+def pending_caption(name: str, view: SlotView) -> str:
+    """A method waiting its turn: its place in the queue and its estimate."""
+    title = f"<b>{html.escape(name)}</b>"
+    if view.cached:
+        guess = "cached"
+    elif view.estimate_s is None:
+        guess = "no estimate yet (still loading)"
+    else:
+        guess = f"estimate ≈ {duration(view.estimate_s)}"
+    return (f'<div class="sr-cap sr-pending" data-state="pending">{title} · queued, runs {_ordinal(view.position)}'
+            f' · <span class="sr-estimate">{guess}</span></div>')
+
+
+def running_caption(name: str, view: SlotView) -> str:
+    """A method running now: a progress bar, percentage, tiles and time left."""
+    title = f"<b>{html.escape(name)}</b>"
+    if view.state != RUNNING or view.fraction is None:
+        return f'<div class="sr-cap sr-pending" data-state="running">{title} <span class="sr-spin">⏳</span> running…</div>'
+    percent = 100 * view.fraction
+    left = "taking longer than estimated" if view.seconds_left is None else \
+        f"about {duration(view.seconds_left)} left"
+    tiles = f" · tile {min(view.tiles_done + 1, view.tiles_total)}/{view.tiles_total}" if view.tiles_total > 1 else ""
+    return (f'<div class="sr-cap sr-pending" data-state="running">{title} <span class="sr-spin">⏳</span> running'
+            f'<div class="sr-progress"><div style="width:{percent:.0f}%"></div></div>'
+            f'<span class="sr-progress-text">{percent:.0f}%{tiles} · {left} · '
+            f'{duration(view.elapsed_s)} so far, estimate was {duration(view.estimate_s)}</span></div>')
+
+
 def caption(run: MethodRun | None, name: str, pending: bool = False) -> str:
-    """The line under a method's panel: badge, seconds, metrics; or progress/unavailable/error."""
+    """The line under a method's panel: badge, seconds, metrics; or progress/unavailable/error/stopped."""
     title = f"<b>{html.escape(name)}</b>"
     if pending or run is None:
         return f'<div class="sr-cap sr-pending">{title} <span class="sr-spin">⏳</span> running…</div>'
+    if run.stopped:
+        return (f'<div class="sr-cap sr-stopped" data-state="stopped">{title} — <b>stopped</b>: '
+                f'Stop was pressed before it finished; nothing was kept for it.</div>')
     if run.unavailable is not None:
         u = run.unavailable
         return (f'<div class="sr-cap sr-unavailable">{title} — <b>unavailable</b>: {html.escape(u.reason)}.'
                 f'<br><span class="sr-fix">How to fix: {html.escape(u.fix)}</span></div>')
     if run.error is not None:
         return f'<div class="sr-cap sr-error">{title} — failed: {html.escape(run.error)}</div>'
-    parts = [title, badge(run.provenance), f"{run.seconds:.2f} s"]
+    parts = [title, badge(run.provenance), f"{run.seconds:.2f} s" + (" (cached)" if run.cached else "")]
     if run.precision and run.precision != "exact" and not run.note:
         parts.append(html.escape(run.precision))
     if run.psnr is not None:
         parts.append(f'<span class="sr-metric">PSNR {run.psnr:.2f} dB · SSIM {run.ssim:.4f}</span>')
+    elif run.lr_consistency is None:
+        parts.append('<span class="sr-metric sr-scoring">scoring…</span>')
     else:
         parts.append(f'<span class="sr-metric" title="PSNR between the output shrunk ×1/4 and the input">'
                      f'LR-consistency {run.lr_consistency:.2f} dB</span>')
@@ -82,6 +131,8 @@ def _fmt(value: float | None, digits: int) -> str:
 
 def checkpoint_text(run: MethodRun) -> str:
     """Short checkpoint description for the table."""
+    if run.stopped:
+        return "stopped before it finished"
     if run.unavailable is not None:
         return f"unavailable: {run.unavailable.reason}"
     if run.error is not None:
@@ -95,7 +146,7 @@ def checkpoint_text(run: MethodRun) -> str:
 def metric_table(comparison: Comparison | None) -> pd.DataFrame:
     """Method, PSNR, SSIM, LR-consistency, seconds, parameters, checkpoint — one row per method."""
     rows = []
-    for run in (comparison.runs.values() if comparison else []):
+    for run in (in_registry_order(comparison.runs) if comparison else []):
         rows.append([run.name, _fmt(run.psnr, 2), _fmt(run.ssim, 4), _fmt(run.lr_consistency, 2),
                      _fmt(run.seconds, 2), "—" if not run.parameters else f"{run.parameters:,}",
                      checkpoint_text(run)])
