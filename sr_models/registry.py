@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
 
 
 class WeightsKind(str, Enum):
@@ -69,7 +68,6 @@ class ModelCard:
     display_name: str
     paper: Paper
     arch: str
-    config: dict[str, Any]
     scale: int
     value_range: str
     sources: tuple[CheckpointSource, ...] = field(default_factory=tuple)
@@ -101,7 +99,6 @@ BICUBIC = ModelCard(
         url="https://doi.org/10.1109/TASSP.1981.1163711",
     ),
     arch="bicubic",
-    config={"a": -0.5, "antialiasing": True, "semantics": "MATLAB imresize"},
     scale=4,
     value_range="uint8 in, uint8 out",
     notes="MATLAB imresize(..., 'bicubic') semantics; also makes the LR image from an uploaded original.",
@@ -118,7 +115,6 @@ SRGAN = ModelCard(
         url="https://arxiv.org/abs/1609.04802",
     ),
     arch="srgan",
-    config={"num_blocks": 5, "num_feat": 64, "scale": 4},
     scale=4,
     value_range="RGB [0,1] in, (tanh+1)/2 out",
     sources=(
@@ -158,7 +154,6 @@ ESRGAN = ModelCard(
         url="https://arxiv.org/abs/1809.00219",
     ),
     arch="esrgan",
-    config={"in_nc": 3, "out_nc": 3, "nf": 64, "nb": 23, "gc": 32},
     scale=4,
     value_range="RGB [0,1] in and out (unclamped)",
     sources=(
@@ -208,7 +203,6 @@ AWSRN = ModelCard(
         url="https://arxiv.org/abs/1904.02358",
     ),
     arch="awsrn",
-    config={"n_resblocks": 4, "n_feats": 32, "block_feats": 128, "scale": 4, "variant": "AWSRN"},
     scale=4,
     value_range="RGB [0,255] in and out (unclamped)",
     sources=(
@@ -244,7 +238,6 @@ SAN = ModelCard(
         url="https://openaccess.thecvf.com/content_CVPR_2019/html/Dai_Second-Order_Attention_Network_for_Single_Image_Super-Resolution_CVPR_2019_paper.html",
     ),
     arch="san",
-    config={"n_resgroups": 20, "n_resblocks": 10, "n_feats": 64, "reduction": 16, "scale": 4},
     scale=4,
     value_range="RGB [0,255] in and out (unclamped)",
     sources=(
@@ -275,7 +268,6 @@ SRRESNET = ModelCard(
     display_name="SRResNet",
     paper=SRGAN.paper,
     arch="srgan",
-    config={"num_blocks": 16, "num_feat": 64, "scale": 4},
     scale=4,
     value_range="RGB [0,1] in, (tanh+1)/2 out",
     sources=(
