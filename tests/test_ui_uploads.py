@@ -75,3 +75,28 @@ def test_conversions_keep_the_pixels_where_they_belong(cases):
     np.testing.assert_array_equal(load_upload(cases["sixteen_bit"], LOW_RES).image[..., 0], rgb[:, :, 1])
     deep = load_upload(cases["rgb16"], LOW_RES).image.astype(int)
     assert np.abs(deep - (rgb.astype(int) * 257 + 100) / 257).max() <= 1
+
+
+def test_pasted_pictures_reach_the_validator_undecoded(cases, tmp_path):
+    """Paste/webcam/example go through the same validator as file uploads: a data: URL whose header
+    claims 8000×8000 is refused from its header (gr.Image decoded it first: 5 s, +370 MB), and a
+    damaged file gets the app's message, not Pillow's error naming the server's temporary path."""
+    import base64
+
+    from gradio.data_classes import ImageData
+
+    from sr_arena.ui.inputs import PictureInput
+
+    picture = PictureInput(type="filepath", format="png")
+    picture.GRADIO_CACHE = str(tmp_path)
+    url = "data:image/png;base64," + base64.b64encode(cases["huge_header_only"].read_bytes()).decode()
+    pasted = picture.preprocess(ImageData(url=url))
+    assert open(pasted, "rb").read() == cases["huge_header_only"].read_bytes()  # the bytes as sent
+    with pytest.raises(UploadError, match="8000×8000 pixels; at most 512×512 .*nothing was decoded"):
+        load_upload(pasted, LOW_RES)
+    damaged = picture.preprocess(ImageData(path=str(cases["corrupt"])))
+    with pytest.raises(UploadError, match="damaged or not a complete image") as info:
+        load_upload(damaged, LOW_RES)
+    assert str(tmp_path) not in str(info.value) and "corrupt" not in str(info.value)
+    with pytest.raises(UploadError, match="not valid base64"):
+        picture.preprocess(ImageData(url="data:image/png;base64,@@@"))

@@ -26,13 +26,15 @@ from typing import Any, Iterator
 import gradio as gr
 import numpy as np
 
-from sr_models.registry import CARDS
-
 from PIL import Image
+
+from sr_arena import settings
+from sr_models.registry import CARDS
 
 from . import crops, diffmaps, jobs, presentation
 from .example_cache import ExampleCache
 from .examples import available as available_examples
+from .inputs import PictureInput
 from .export import build_zip
 from .models import ModelPool
 from .pipeline import DEFAULT_PRECISION, LR_KEY, ORIGINAL_KEY, Comparison, label, prepare, run_method, score_run
@@ -40,7 +42,7 @@ from .uploads import LOW_RES, MAX_LR_SIDE, ORIGINAL, SCALE, UploadError, load_up
 
 log = logging.getLogger(__name__)
 #: How many comparisons may run at once (Gradio queue concurrency for the heavy events).
-HEAVY_CONCURRENCY = int(os.environ.get("SR_ARENA_CONCURRENCY", "1"))
+HEAVY_CONCURRENCY = settings.current().concurrency
 PANEL_KEYS = [ORIGINAL_KEY, LR_KEY, *CARDS]
 MODE_CHOICES = [("I have the original", ORIGINAL), ("This is already low-resolution", LOW_RES)]
 MODE_HELP = (
@@ -251,9 +253,9 @@ def build_compare_tab(pool: ModelPool, example_cache: ExampleCache | None = None
                     upload = gr.File(label="Image file (PNG, JPEG, WebP, BMP, TIFF, GIF)", type="filepath",
                                      elem_id="upload", height=140)
                 with gr.Tab("Paste, webcam or example"):
-                    picture = gr.Image(label="Paste or take a photo", sources=["clipboard", "webcam"],
-                                       type="filepath", image_mode=None, format="png", height=200,
-                                       elem_id="picture")
+                    picture = PictureInput(label="Paste or take a photo", sources=["clipboard", "webcam"],
+                                           type="filepath", image_mode=None, format="png", height=200,
+                                           elem_id="picture")  # reaches the validator undecoded
             examples = available_examples()
             example_block = None
             if examples:
