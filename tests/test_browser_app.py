@@ -15,17 +15,37 @@ from PIL import Image
 
 from sr_models.loader import load_model
 
-from browser_support import browser_page, has_weights, require_browser, screenshot, serve_app
+from browser_support import browser_page, require_browser, screenshot, serve_app
 from ui_images import write_cases
 
 pytestmark = pytest.mark.timeout(600)
 RUN_TIMEOUT_MS = 240_000
 
 
+#: The method whose weights the app server cannot see, so its "unavailable" path runs.
+HIDDEN = "san"
+
+
+def checkpoints_without(model_id: str, directory: Path) -> Path:
+    """A checkpoints directory that links every file of the real one except ``model_id``'s."""
+    from sr_models.paths import CHECKPOINTS_DIR
+    from sr_models.registry import get_card
+
+    hidden = {source.filename for source in get_card(model_id).sources}
+    for path in CHECKPOINTS_DIR.rglob("*"):
+        relative = path.relative_to(CHECKPOINTS_DIR)
+        if path.is_file() and relative.as_posix() not in hidden:
+            (directory / relative).parent.mkdir(parents=True, exist_ok=True)
+            (directory / relative).symlink_to(path)
+    return directory
+
+
 @pytest.fixture(scope="module")
-def app_url():
+def app_url(tmp_path_factory):
     require_browser()
-    with serve_app(log_name="browser-app-server") as url:
+    checkpoints = checkpoints_without(HIDDEN, tmp_path_factory.mktemp("checkpoints"))
+    env = {"SR_ARENA_CHECKPOINTS": str(checkpoints), "SR_ARENA_WEIGHTS_PATH": ""}
+    with serve_app(env, log_name="browser-app-server") as url:
         yield url
 
 
@@ -111,20 +131,17 @@ def test_original_mode_panels_table_zoom_diffs_slider_and_zip(app_url, images, t
         run_and_wait(page)
         for key in ("original", "lr", "bicubic", "srgan", "esrgan"):
             wait_for_panel(page, key)
-        for model_id in ("awsrn", "san"):
-            caption = page.locator(f"#caption-{model_id}").inner_text()
-            if has_weights(model_id):  # e.g. house weights: a picture, its badge and scores
-                wait_for_panel(page, model_id)
-                assert "PSNR" in caption and load_model(model_id).provenance.kind in caption
-            else:
-                assert "How to fix" in caption
+        wait_for_panel(page, "awsrn")  # house weights: a picture, its badge and scores
+        caption = page.locator("#caption-awsrn").inner_text()
+        assert "PSNR" in caption and load_model("awsrn").provenance.kind in caption
+        caption = page.locator(f"#caption-{HIDDEN}").inner_text()
+        assert "unavailable" in caption and "How to fix" in caption and "SAN_BI4X.pt" in caption
         assert "PSNR" in page.locator("#caption-esrgan").inner_text()
         wait_for_table(page, 5)
         rows = table_rows(page)
         assert set(rows) == {"Bicubic", "SRGAN", "ESRGAN", "AWSRN", "SAN"}
         assert 20 < float(rows["Bicubic"][1]) < 40 and 0 < float(rows["ESRGAN"][2]) < 1
-        if not has_weights("san"):
-            assert rows["SAN"][1] == "—"
+        assert rows["SAN"][1] == "—" and "unavailable" in rows["SAN"][-1]
         screenshot(page, "compare-original")
 
         # Synchronized zoom: a click on a panel moves the crop; crop PSNR changes.
@@ -177,7 +194,7 @@ def test_original_mode_panels_table_zoom_diffs_slider_and_zip(app_url, images, t
     assert {"original.png", "lr_input.png", "bicubic.png", "srgan.png", "esrgan.png", "metrics.json"} <= names
     assert esrgan.shape == (128, 128, 3)
     assert metrics["methods"]["esrgan"]["provenance"]["sha256"]
-    assert has_weights("san") or metrics["methods"]["san"]["unavailable"]["fix"]
+    assert "SAN_BI4X.pt" in metrics["methods"][HIDDEN]["unavailable"]["fix"] and f"{HIDDEN}.png" not in names
     assert f"{metrics['methods']['bicubic']['psnr']:.2f}" == rows["Bicubic"][1]
 
 

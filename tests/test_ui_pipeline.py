@@ -19,13 +19,16 @@ from sr_models.metrics import calculate_psnr
 from browser_support import has_weights
 from ui_images import pattern
 
-#: A method with no checkpoint here (house weights may exist for either), or None.
-MISSING = next((m for m in ("san", "awsrn") if not has_weights(m)), None)
+#: The method whose weights the tests hide (an empty checkpoints directory hides its house weights).
+MISSING = "san"
 
 
-@pytest.fixture(scope="module")
-def comparison() -> Comparison:
-    methods = ["bicubic", *([MISSING] if MISSING else [])]
+@pytest.fixture
+def comparison(env, tmp_path) -> Comparison:
+    env("SR_ARENA_CHECKPOINTS", str(tmp_path / "no-checkpoints"))
+    env("SR_ARENA_WEIGHTS_PATH", "")
+    assert not has_weights(MISSING)
+    methods = ["bicubic", MISSING]
     pool = ModelPool(methods).start()
     comparison = prepare(pattern(130, 97), "original", name="pattern")
     for model_id in methods:
@@ -49,12 +52,10 @@ def test_bicubic_run_is_scored_like_the_papers(comparison):
 
 
 def test_method_without_weights_is_unavailable_with_reason_and_fix(comparison):
-    if MISSING is None:
-        pytest.skip("AWSRN and SAN both have weights here")
     run = comparison.runs[MISSING]
     assert isinstance(run.unavailable, Unavailable) and not run.ok
     caption = presentation.caption(run, run.name)
-    assert "unavailable" in caption and {"san": "SAN_BI4X.pt", "awsrn": "AWSRN_x4.pt"}[MISSING] in caption
+    assert "unavailable" in caption and "SAN_BI4X.pt" in caption
     table = presentation.metric_table(comparison)
     assert list(table["Method"]) == ["Bicubic", run.name]
     assert table.iloc[1]["PSNR (dB)"] == "—" and "unavailable" in table.iloc[1]["Checkpoint"]
@@ -136,8 +137,7 @@ def test_zip_holds_lossless_pngs_and_metrics(comparison, tmp_path):
         metrics = json.loads(archive.read("metrics.json"))
     assert np.array_equal(restored, comparison.runs["bicubic"].image)
     assert metrics["methods"]["bicubic"]["psnr"] == pytest.approx(comparison.runs["bicubic"].psnr)
-    if MISSING:
-        assert metrics["methods"][MISSING]["unavailable"]["fix"]
+    assert metrics["methods"][MISSING]["unavailable"]["fix"]
 
 
 def test_fast_is_the_default_precision_and_exact_is_recorded_as_asked():
