@@ -140,7 +140,7 @@ SRGAN = ModelCard(
             manual=house_recipe("srgan"),
         ),
     ),
-    notes="No official SRGAN weights were ever released; the public re-implementation is used.",
+    notes="No official SRGAN weights were ever released.",
 )
 
 ESRGAN = ModelCard(
