@@ -24,9 +24,11 @@ The engine's own variables (checkpoints, device, threads, precision) live in
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
+
+from sr_models.settings import ParsedOnce
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -94,19 +96,6 @@ def from_environ(environ: Mapping[str, str] | None = None) -> Settings:
     )
 
 
-_CURRENT: Settings | None = None
-
-
-def current() -> Settings:
-    """The settings in force (parsed once)."""
-    global _CURRENT
-    if _CURRENT is None:
-        _CURRENT = from_environ()
-    return _CURRENT
-
-
-def reload(**overrides: object) -> Settings:
-    """Parse the environment again (after a test changed it), then apply ``overrides``."""
-    global _CURRENT
-    _CURRENT = replace(from_environ(), **overrides) if overrides else from_environ()
-    return _CURRENT
+_STATE = ParsedOnce(from_environ)
+current = _STATE.current
+reload = _STATE.reload

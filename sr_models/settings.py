@@ -23,9 +23,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Generic, Mapping, TypeVar
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
 
 #: oneDNN ISA caps (``ONEDNN_MAX_CPU_ISA``) under which its bf16 kernels are native.
 BF16_NATIVE_ISAS = frozenset({
@@ -98,19 +99,26 @@ def from_environ(environ: Mapping[str, str] | None = None) -> Settings:
     )
 
 
-_CURRENT: Settings | None = None
+class ParsedOnce(Generic[T]):
+    """Settings parsed from the environment at first use, then kept; ``reload`` parses again
+    (tests). Each package's ``settings`` module holds one."""
+
+    def __init__(self, parse: Callable[[], T]) -> None:
+        self._parse = parse
+        self._value: T | None = None
+
+    def current(self) -> T:
+        """The settings in force (parsed once)."""
+        if self._value is None:
+            self._value = self._parse()
+        return self._value
+
+    def reload(self, **overrides: object) -> T:
+        """Parse the environment again (after a test changed it), then apply ``overrides``."""
+        self._value = replace(self._parse(), **overrides) if overrides else self._parse()
+        return self._value
 
 
-def current() -> Settings:
-    """The settings in force (parsed once)."""
-    global _CURRENT
-    if _CURRENT is None:
-        _CURRENT = from_environ()
-    return _CURRENT
-
-
-def reload(**overrides: object) -> Settings:
-    """Parse the environment again (after a test changed it), then apply ``overrides``."""
-    global _CURRENT
-    _CURRENT = replace(from_environ(), **overrides) if overrides else from_environ()
-    return _CURRENT
+_STATE = ParsedOnce(from_environ)
+current = _STATE.current
+reload = _STATE.reload

@@ -169,3 +169,15 @@ def screenshot(page: "object", name: str, full_page: bool = True) -> Path:
     path = ARTIFACTS_DIR / f"{name}.png"
     page.screenshot(path=str(path), full_page=full_page)
     return path
+
+
+def download_zip(page, path: Path) -> tuple[set[str], dict]:
+    """Click the page's download button, save the zip to ``path``; returns (file names, metrics.json)."""
+    import json
+    import zipfile
+
+    with page.expect_download() as download_info:
+        page.locator("#download").click()
+    download_info.value.save_as(path)
+    with zipfile.ZipFile(path) as archive:
+        return set(archive.namelist()), json.loads(archive.read("metrics.json"))

@@ -5,7 +5,6 @@ Images are small (original 128×128 → LR 32×32) so ESRGAN runs in seconds on 
 """
 from __future__ import annotations
 
-import json
 import zipfile
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from PIL import Image
 
 from sr_models.loader import load_model
 
-from browser_support import browser_page, require_browser, screenshot, serve_app
+from browser_support import browser_page, download_zip, require_browser, screenshot, serve_app
 from ui_images import write_cases
 
 pytestmark = pytest.mark.timeout(600)
@@ -183,13 +182,9 @@ def test_original_mode_panels_table_zoom_diffs_slider_and_zip(app_url, images, t
         assert handle_after != handle_before
 
         # Download the zip and check its contents.
-        with page.expect_download() as download_info:
-            page.locator("#download").click()
         path = tmp_path / "result.zip"
-        download_info.value.save_as(path)
+        names, metrics = download_zip(page, path)
     with zipfile.ZipFile(path) as archive:
-        names = set(archive.namelist())
-        metrics = json.loads(archive.read("metrics.json"))
         esrgan = np.asarray(Image.open(archive.open("esrgan.png")))
     assert {"original.png", "lr_input.png", "bicubic.png", "srgan.png", "esrgan.png", "metrics.json"} <= names
     assert esrgan.shape == (128, 128, 3)

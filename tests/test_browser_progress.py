@@ -17,14 +17,14 @@ import json
 import os
 import re
 import time
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from browser_support import ARTIFACTS_DIR, browser_page, has_weights, require_browser, screenshot, serve_app
+from browser_support import (ARTIFACTS_DIR, browser_page, download_zip, has_weights, require_browser, screenshot,
+                             serve_app)
 
 pytestmark = [pytest.mark.timeout(1500), pytest.mark.slow]
 LONG_MS = 600_000
@@ -226,13 +226,7 @@ def stop_and_check(page, tmp_path: Path) -> None:
     page.locator("#strip img").first.wait_for(timeout=LONG_MS)
     assert page.locator("#strip img").count() == 2 + len(finished)  # original, LR, each finished method
     screenshot(page, "progress-stopped")
-    with page.expect_download() as download_info:
-        page.locator("#download").click()
-    path = tmp_path / "stopped.zip"
-    download_info.value.save_as(path)
-    with zipfile.ZipFile(path) as archive:
-        names = set(archive.namelist())
-        metrics = json.loads(archive.read("metrics.json"))
+    names, metrics = download_zip(page, tmp_path / "stopped.zip")
     assert {f"{k}.png" for k in finished} <= names and not {f"{k}.png" for k in stopped} & names
     assert all(metrics["methods"][k]["stopped"] for k in stopped)
     assert all(metrics["methods"][k]["precision_requested"] == "fast" for k in finished)
