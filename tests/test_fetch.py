@@ -290,7 +290,7 @@ def test_fetch_source_manual_only_but_present(tmp_path):
 
 def test_fetch_model_fetches_url_sources_and_notes_the_rest(server, hits, tmp_path):
     card = ModelCard(
-        id="toy", display_name="Toy", paper=Paper("t", "a", "v", 2024, "u"), arch="toy", config={}, scale=4,
+        id="toy", display_name="Toy", paper=Paper("t", "a", "v", 2024, "u"), arch="toy", scale=4,
         value_range="[0,1]",
         sources=(
             _source((), filename="official.pth", manual="Get official.pth from the authors' drive."),
