@@ -179,3 +179,21 @@ def test_a_quick_rating_and_a_study_name_the_same_image_by_the_same_hash(prepare
                                          precision="exact", provenance={"sha256": "abc123"})
     quick_rating.record_quick_rating(None, comparison, "srgan", 4)
     assert {v["image_sha256"] for v in quick_store.votes()} == study_hashes
+
+
+def test_a_quick_rating_of_an_uncropped_upload_names_it_like_the_study(tmp_path, monkeypatch):
+    """An original whose sides are not multiples of 4 is cropped for the comparison, but votes
+    still name the image the person gave (its decoded pixels), as the study does for its files."""
+    from sr_arena.ui import quick_rating, rate_tab
+    from sr_arena.ui.pipeline import prepare
+    from sr_arena.ui.uploads import ORIGINAL
+
+    image = skdata.astronaut()[:130, :97]
+    store = Store(tmp_path / "q.sqlite3", 0)
+    monkeypatch.setattr(rate_tab, "_service", StudyService(store, StudyConfig("q", tmp_path)))
+    comparison = prepare(image, ORIGINAL, "odd.png")
+    assert comparison.original.shape == (128, 96, 3)
+    comparison.runs["srgan"] = MethodRun("srgan", "SRGAN", image=np.zeros((128, 96, 3), np.uint8),
+                                         precision="exact", provenance={"sha256": "abc123"})
+    quick_rating.record_quick_rating(None, comparison, "srgan", 3)
+    assert [v["image_sha256"] for v in store.votes()] == [image_sha256(image)]

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sr_models.imresize import nearest_upscale
 from sr_models.metrics import calculate_psnr, calculate_ssim
 
 #: Smallest crop side: SSIM's 11×11 window needs room.
@@ -44,7 +45,7 @@ def cut(image: np.ndarray, box: Box) -> np.ndarray:
 
 def enlarge_nearest(image: np.ndarray, factor: int) -> np.ndarray:
     """Nearest-neighbour enlargement by an integer ``factor`` (every pixel becomes a block)."""
-    return np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
+    return nearest_upscale(image, factor)
 
 
 def draw_box(image: np.ndarray, box: Box, color: tuple[int, int, int] = (255, 40, 40), width: int = 0) -> np.ndarray:

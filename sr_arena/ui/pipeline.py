@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sr_models.disk_cache import DiskCache
-from sr_models.imresize import bicubic_downscale, modcrop
+from sr_models.image_io import image_sha256
+from sr_models.imresize import bicubic_downscale, hr_and_lr, nearest_upscale
 from sr_models.inference import UpscaleResult, cache_key, resolve_precision, upscale_with_info
 from sr_models.loader import LoadedModel
 from sr_models.metrics import calculate_psnr, calculate_ssim
@@ -73,6 +74,7 @@ class Comparison:
     runs: dict[str, MethodRun] = field(default_factory=dict)
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     created: float = field(default_factory=time.perf_counter)  # when the inputs were ready (perf_counter)
+    source_sha256: str = ""  # image_io.image_sha256 of the image the person gave (what votes store)
 
     @property
     def hr_shape(self) -> tuple[int, int]:
@@ -80,7 +82,7 @@ class Comparison:
 
     def lr_enlarged(self) -> np.ndarray:
         """The LR input enlarged ×4 with nearest neighbour (how it is shown)."""
-        return np.repeat(np.repeat(self.lr, SCALE, axis=0), SCALE, axis=1)
+        return nearest_upscale(self.lr, SCALE)
 
     def images(self) -> dict[str, np.ndarray]:
         """Every full-size image by key: ``original`` (when given), ``lr`` (NN ×4), then methods."""
@@ -109,12 +111,12 @@ def prepare(image: np.ndarray, mode: str, name: str = "image", notes: list[str] 
     """
     notes = list(notes or [])
     if mode == ORIGINAL:
-        original = modcrop(image, SCALE)
+        original, lr = hr_and_lr(image, SCALE)  # the same LR maker as the MOS study and training
         if original.shape != image.shape:
             notes.append(f"cropped to {original.shape[1]}×{original.shape[0]} (a multiple of 4)")
-        return Comparison(mode, bicubic_downscale(original, SCALE), original, name, notes)
+        return Comparison(mode, lr, original, name, notes, source_sha256=image_sha256(image))
     if mode == LOW_RES:
-        return Comparison(mode, image, None, name, notes)
+        return Comparison(mode, image, None, name, notes, source_sha256=image_sha256(image))
     raise ValueError(f"unknown mode {mode!r}")
 
 

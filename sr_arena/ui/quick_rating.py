@@ -19,6 +19,8 @@ from .rate_tab import get_service, rater_state, valid_rater
 def source_sha256(comparison: Any) -> str:
     """The identity votes store for a comparison's image: :func:`sr_models.image_io.image_sha256`
     of the image the person gave (the original, else the low-res upload), as the MOS study does."""
+    if getattr(comparison, "source_sha256", ""):
+        return comparison.source_sha256
     return image_sha256(comparison.original if comparison.original is not None else comparison.lr)
 
 
