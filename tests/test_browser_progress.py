@@ -217,8 +217,11 @@ def stop_and_check(page, tmp_path: Path) -> None:
     finished = [k for k in ("bicubic", *LEARNED) if "PSNR" in caption(page, k)]
     stopped = [k for k in ("bicubic", *LEARNED) if "stopped" in caption(page, k).lower()]
     RESULTS["stop"] = {"finished": finished, "stopped": stopped}
-    assert {"bicubic", "awsrn", "srgan"} <= set(finished) and stopped, (finished, stopped)
+    # the order follows this machine's measured speeds (SAN may run before SRGAN), so only the two
+    # cheapest are sure to have finished; whatever had not finished when Stop came says "stopped"
+    assert {"bicubic", "awsrn"} <= set(finished) and stopped, (finished, stopped)
     assert set(finished).isdisjoint(stopped)
+    assert set(finished) | set(stopped) == {k for k in ("bicubic", *LEARNED) if has_weights(k)}, (finished, stopped)
     for key in finished:
         page.wait_for_function(DECODED, arg=key, timeout=LONG_MS)
     for key in stopped:
