@@ -67,6 +67,27 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             (rater_id, image_sha256, method, checkpoint_sha256, precision) WHERE blinded = 0""",
         "CREATE INDEX votes_study ON votes (study_id)",
     )),
+    (2, "battles: pairwise (2AFC) sessions, served pairs, battle votes (sr_arena/mos/battles.py)", (
+        """CREATE TABLE battle_sessions (
+            id TEXT PRIMARY KEY, rater_id TEXT NOT NULL REFERENCES raters(id),
+            study_id TEXT NOT NULL REFERENCES studies(id), sequence TEXT NOT NULL,
+            created_at {REAL} NOT NULL, UNIQUE (rater_id, study_id))""",
+        """CREATE TABLE battle_served (
+            session_id TEXT NOT NULL REFERENCES battle_sessions(id), position INTEGER NOT NULL,
+            left_id TEXT NOT NULL REFERENCES stimuli(id), right_id TEXT NOT NULL REFERENCES stimuli(id),
+            shown_at {REAL} NOT NULL, PRIMARY KEY (session_id, position))""",
+        """CREATE TABLE battles (
+            id {ID}, rater_id TEXT NOT NULL REFERENCES raters(id), study_id TEXT NOT NULL,
+            session_id TEXT NOT NULL, position INTEGER NOT NULL, image_sha256 TEXT NOT NULL,
+            image_name TEXT NOT NULL, left_id TEXT NOT NULL, right_id TEXT NOT NULL,
+            left_method TEXT NOT NULL, left_checkpoint_sha256 TEXT NOT NULL, left_precision TEXT NOT NULL,
+            left_kind TEXT NOT NULL, right_method TEXT NOT NULL, right_checkpoint_sha256 TEXT NOT NULL,
+            right_precision TEXT NOT NULL, right_kind TEXT NOT NULL, gold INTEGER NOT NULL,
+            outcome TEXT NOT NULL CHECK (outcome IN ('left', 'right', 'tie', 'both_bad')),
+            shown_at {REAL}, answered_at {REAL} NOT NULL, response_ms INTEGER, app_version TEXT NOT NULL,
+            UNIQUE (session_id, position))""",
+        "CREATE INDEX battles_study ON battles (study_id)",
+    )),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
