@@ -74,6 +74,11 @@ PUBLISHED: tuple[PublishedRow, ...] = (
                  "Wang et al. 2018 (arXiv:1809.00219)",
                  "the paper compares its GAN model by perceptual quality, not in a PSNR/SSIM table",
                  {"nb": 23, "nf": 64, "gc": 32}),
+    PublishedRow("realesrgan", "Real-ESRGAN x4plus (23 blocks; real-world degradations)",
+                 {"Set5": None, "Set14": None, "B100": None},
+                 "Wang, Xie, Dong & Shan 2021 (arXiv:2107.10833)",
+                 "the paper evaluates on real-world test sets with the no-reference NIQE, not by PSNR/SSIM on "
+                 "bicubic ×4 sets (its inputs are not bicubic-shrunk)", {"nb": 23, "nf": 64, "gc": 32}),
     PublishedRow("awsrn", "AWSRN (4 local fusion blocks)",
                  {"Set5": (32.27, 0.8960), "Set14": (28.69, 0.7843), "B100": (27.64, 0.7385)},
                  "×4 results table of Wang, Li & Shi 2019 (arXiv:1904.02358)", AWSRN_CHECK,

