@@ -5,6 +5,7 @@ Uses the same database as the app (``DATABASE_URL``, else ``SR_ARENA_DB``/the de
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 from pathlib import Path
@@ -33,6 +34,14 @@ def _parser() -> argparse.ArgumentParser:
         else:
             p.add_argument("--out", type=Path, default=Path("mos-export"), help="output folder")
     sub.add_parser("studies", help="list the studies in the database")
+    sim = sub.add_parser("simulate", help="write simulated raters into a study marked simulated (planning)")
+    sim.add_argument("--study", required=True, help="a new study id, or an earlier simulated one")
+    sim.add_argument("--mode", choices=("pairwise", "acr"), required=True)
+    sim.add_argument("--raters", type=int, required=True)
+    sim.add_argument("--votes-per-rater", type=int, required=True)
+    sim.add_argument("--truth", required=True,
+                     help="m1=v1,m2=v2,...: natural-log BT strength (pairwise) or MOS 1-5 (acr) per method")
+    sim.add_argument("--seed", type=int, default=0)
     return parser
 
 
@@ -43,16 +52,36 @@ def main(argv: list[str] | None = None) -> int:
         for study in store.studies():
             print(f"{study['id']}\t{study['title']}\t{study['source']}")
         return 0
+    if args.command == "simulate":
+        from .simulate import parse_truth, write_study
+
+        done = write_study(store, args.study, args.mode, parse_truth(args.truth), args.raters,
+                           args.votes_per_rater, args.seed)
+        print(f"SIMULATED study {args.study}: {done['raters']} raters, {done['votes']} votes written to {store}")
+        return 0
     votes = store.votes()
+    if args.study is None:  # across studies: simulated ones never mix with real votes
+        from .simulate import simulated_study_ids
+
+        simulated = simulated_study_ids(store)
+        votes = [v for v in votes if v["study_id"] not in simulated]
     summary = summarize(votes, args.study, args.include_unblinded, args.include_flagged, args.max_fail_share)
     if args.command == "export":
         chosen = [v for v in votes if args.study is None or v["study_id"] == args.study]
-        for path in write_all(chosen, summary, args.out):
+        from .battle_stats import write_battle_files
+
+        for path in [*write_all(chosen, summary, args.out), *write_battle_files(store, args.study, args.out)]:
             print(path)
         return 0
+    from .battle_stats import extended_summary
+
+    kept = [v for v in votes if args.study is None or v["study_id"] == args.study]
+    extra = extended_summary(store, args.study, kept, args.include_flagged, args.max_fail_share)
     if args.json:
-        print(summary_json(summary))
+        print(json.dumps({**json.loads(summary_json(summary)), **extra}, indent=1))
         return 0
+    if extra["simulated"]:
+        print(f"SIMULATED study {args.study}: simulated raters, not real votes")
     print(f"{store}: {summary.n_votes} votes analysed, {summary.excluded_votes} left out, "
           f"{len(summary.flagged_raters)} raters flagged")
     print(f"{'condition':34} {'MOS':>5} {'SD':>5} {'n':>5} {'raters':>6}  {'95% t-CI':>13}  {'95% bootstrap':>13}  rank")
@@ -64,6 +93,12 @@ def main(argv: list[str] | None = None) -> int:
         for t in summary.tests:
             print(f"  {t.a} vs {t.b}: n={t.n_images} Δ={_fmt(t.mean_difference)} p={_fmt(t.p_value, 4)} "
                   f"p_holm={_fmt(t.p_holm, 4)}")
+    if extra["bradley_terry"]:
+        print(f"\nBradley–Terry over {extra['battles']['n_battles']} battles (natural log, mean 0; 95 % rater "
+              f"bootstrap, {extra['battles']['bootstrap_rounds']} rounds):")
+        for method, row in extra["bradley_terry"].items():
+            ci = "too few battles" if row["ci"] is None else f"{_fmt(row['ci'][0])}–{_fmt(row['ci'][1])}"
+            print(f"  {method:20} {_fmt(row['log_strength']):>6}  {ci:>14}  battles={row['battles']}")
     return 0
 
 

@@ -221,4 +221,7 @@ def build_rate_tab(tab: Any = None) -> dict[str, Any]:
         button.click(score(value), [rater, current], served_outputs, api_visibility="private",
                      concurrency_limit=None, show_progress="minimal")
     stop.click(pause, rater, [current, intro_note, start, *panels], api_visibility="private")
+    from .battle import build_battle_panel  # battle mode (pairwise 2AFC), below the ACR study
+
+    build_battle_panel(service, rater, method_names(), valid_rater, tab)
     return {"rater": rater, "enter": (enter, entered), "start": start, "buttons": buttons, "stimulus": stimulus}

@@ -162,4 +162,8 @@ def build_results_tab(tab: Any = None) -> dict[str, Any]:
         trigger(update, inputs, outputs, api_visibility="private")
     if tab is not None:
         tab.select(update, inputs, outputs, api_visibility="private")
+    from .battle_results import build_battle_results  # BT, α, perception–distortion, planning (issue 12)
+    from .rate_tab import method_names
+
+    build_battle_results(service, study, flagged, (refresh.click, study.input, flagged.input), tab, method_names())
     return {"update": update, "refresh": refresh}
