@@ -53,10 +53,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{study['id']}\t{study['title']}\t{study['source']}")
         return 0
     if args.command == "simulate":
-        from .simulate import parse_truth, write_study
+        from .simulate import SimulationRefused, parse_truth, write_study
 
-        done = write_study(store, args.study, args.mode, parse_truth(args.truth), args.raters,
-                           args.votes_per_rater, args.seed)
+        try:
+            done = write_study(store, args.study, args.mode, parse_truth(args.truth), args.raters,
+                               args.votes_per_rater, args.seed)
+        except SimulationRefused as error:
+            print(f"simulate: {error}", file=sys.stderr)
+            return 2
         print(f"SIMULATED study {args.study}: {done['raters']} raters, {done['votes']} votes written to {store}")
         return 0
     votes = store.votes()

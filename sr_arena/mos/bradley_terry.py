@@ -57,7 +57,9 @@ def fit_many(wins: np.ndarray, penalty: float = PENALTY, iterations: int = 60) -
         p = 1.0 / (1.0 + np.exp(-(theta[:, :, None] - theta[:, None, :])))
         grad = (w - n * p).sum(axis=2) - penalty * theta
         curv = n * p * (1.0 - p)
-        neg_hess = eye * curv.sum(axis=2)[:, :, None] - curv + penalty * eye
+        # + J/m: the likelihood is flat along (1, …, 1); the gradient has no component there,
+        # so the step keeps the mean at 0 and the system stays regular even without a penalty.
+        neg_hess = eye * curv.sum(axis=2)[:, :, None] - curv + penalty * eye + 1.0 / m
         step = np.linalg.solve(neg_hess, grad[..., None])[..., 0]
         step = np.clip(step, -2.0, 2.0)  # damped where a resample pushes a method far out
         theta += step

@@ -105,6 +105,8 @@ def expected_ci_width(mode: str, truth: Mapping[str, float], n_raters: int, per_
     pairwise: rater-bootstrap interval of the BT log strength (as the Results tab reports it);
     acr: Student-t interval of each method's MOS.
     """
+    if len(truth) < 2 or n_raters < 2 or per_rater < 1:
+        raise SimulationRefused("planning needs at least two methods, two raters and one vote per rater")
     rng = np.random.default_rng(seed)
     theta = centred(truth) if mode == "pairwise" else np.array(list(truth.values()), float)
     widths, recovered = [], 0
