@@ -29,6 +29,8 @@ from .data import training_files
 from .validate import BENCHMARK_DIR, BN_RECALIBRATION_BATCHES, gradient_ratio, recalibrate_batch_norm
 
 MAX_BYTES = 10 * 1024 * 1024
+#: A GAN stage may have at most this many times its PSNR stage's artefact score (``sr_models.artefacts``).
+MAX_ARTEFACT_RATIO = 3.0
 FP16_MAX_PSNR_CHANGE = 0.01
 PROJECT_LICENCE = "MIT (SR Arena)"
 
@@ -134,8 +136,50 @@ def export_run(config: TrainConfig, out_dir: Path | None = None, checkpoints_dir
         },
         "exported_at": time.strftime("%Y-%m-%d %H:%M:%S %z"),
     }
+    if config.adversarial_weight > 0:
+        add_artefact_check(card, model, config)
     write_card(card, target)
+    if card.get("artefact_check") == "over the limit":
+        raise ValueError(f"{target}: artefact score {card['artefacts']['percent']:.2f} % is "
+                         f"{card['artefact_ratio_to_psnr_stage']:.1f}× its PSNR stage's (limit {MAX_ARTEFACT_RATIO:g}×); "
+                         "the card says so: retrain or choose another step before shipping it")
     return card
+
+
+def artefacts_of(model: LoadedModel) -> dict[str, Any]:
+    """Artefact score of ``model`` on flat regions of Set14 and the app's examples (``sr_models.artefacts``)."""
+    from sr_models.artefacts import artefact_score, measurement_inputs
+    from sr_models.paths import REPO_ROOT
+
+    inputs = measurement_inputs(BENCHMARK_DIR / "Set14" / "LR_bicubic" / "X4", REPO_ROOT / "examples")
+    return artefact_score([upscale(model, lr) for _, lr in inputs], [lr for _, lr in inputs]).as_dict()
+
+
+def add_artefact_check(card: dict[str, Any], model: LoadedModel, config: TrainConfig,
+                       psnr_card_path: Path | None = None) -> None:
+    """The export check of a GAN stage: its artefact score beside its PSNR stage's (the ``init_from`` run's
+    exported card), recorded in ``card``; over ``MAX_ARTEFACT_RATIO`` × the PSNR stage's, the card says so
+    (``artefact_check``: "over the limit")."""
+    from .config import load_config
+    from sr_models.paths import REPO_ROOT
+
+    card["artefacts"] = artefacts_of(model)
+    if psnr_card_path is None and config.init_from:
+        init = load_config(REPO_ROOT / "configs" / "train" / f"{config.init_from}.toml")
+        psnr_card_path = (CHECKPOINTS_DIR / init.export).with_suffix(".json")
+    if psnr_card_path is None or not psnr_card_path.is_file():
+        return
+    stage = json.loads(psnr_card_path.read_text())
+    if "artefacts" not in stage:
+        stage["artefacts"] = artefacts_of(_loaded(CHECKPOINTS_DIR / stage["file"], load_config(
+            REPO_ROOT / "configs" / "train" / f"{config.init_from}.toml"), ""))
+        psnr_card_path.write_text(json.dumps(stage, indent=1) + "\n")
+        (psnr_card_path.with_suffix(".md")).write_text(card_markdown(stage))
+    ratio = card["artefacts"]["percent"] / max(stage["artefacts"]["percent"], 1e-9)
+    card["psnr_stage"] = {"file": stage["file"], "sha256": stage["sha256"], "results": stage["results"],
+                          "sharpness_set5": stage["sharpness_set5"], "artefacts": stage["artefacts"]}
+    card["artefact_ratio_to_psnr_stage"] = round(ratio, 3)
+    card["artefact_check"] = "passed" if ratio <= MAX_ARTEFACT_RATIO else "over the limit"
 
 
 def evaluate_commands(model_id: str, sets: tuple[str, ...]) -> list[str]:
@@ -208,6 +252,7 @@ def card_markdown(card: dict[str, Any]) -> str:
 {rows}
 
 Sharpness on Set5 (mean Sobel gradient magnitude, output / HR; 1 = as sharp as the original): {sharp['model']:.3f} (bicubic {sharp['bicubic']:.3f}).
+{artefact_text(card)}
 
 ## Reproduce
 
@@ -219,10 +264,26 @@ Sharpness on Set5 (mean Sobel gradient magnitude, output / HR; 1 = as sharp as t
 """
 
 
-def write_card(card: dict[str, Any], weights_path: Path) -> tuple[Path, Path]:
-    """``<stem>.json`` and ``<stem>.md`` beside the weights."""
+def artefact_text(card: dict[str, Any]) -> str:
+    """The card's artefact-score paragraph (GAN stages: beside their PSNR stage's), or empty."""
+    art = card.get("artefacts")
+    if not art:
+        return ""
+    text = (f"\nArtefact score (share of the detrended spectral energy of flat regions at the ×4 upsampler's "
+            f"period-2/period-4 frequencies, `sr_models/artefacts.py`; white noise ≈ 1.47 %): {art['percent']:.2f} % "
+            f"on {art['flat_blocks']} flat 32² blocks of {art['images']} images (Set14 and the app's examples).")
+    stage = card.get("psnr_stage")
+    if stage:
+        text += (f" Its PSNR stage `{stage['file']}` scores {stage['artefacts']['percent']:.2f} %: ratio "
+                 f"{card['artefact_ratio_to_psnr_stage']:.2f} (limit {MAX_ARTEFACT_RATIO:g}"
+                 f"{'; OVER THE LIMIT' if card['artefact_ratio_to_psnr_stage'] > MAX_ARTEFACT_RATIO else ''}).")
+    return text + "\n"
+
+
+def write_card(card: dict[str, Any], weights_path: Path, markdown: str | None = None) -> tuple[Path, Path]:
+    """``<stem>.json`` and ``<stem>.md`` (``markdown``, else :func:`card_markdown`) beside the weights."""
     stem = weights_path.with_suffix("")
     json_path, md_path = stem.with_suffix(".json"), stem.with_suffix(".md")
     json_path.write_text(json.dumps(card, indent=1) + "\n")
-    md_path.write_text(card_markdown(card))
+    md_path.write_text(markdown if markdown is not None else card_markdown(card))
     return json_path, md_path

@@ -112,25 +112,25 @@ def load_base() -> tuple[RRDBNet, str]:
     return net.eval(), digest
 
 
-def trainable_names(k: int) -> list[str]:
+def trainable_names(k: int, blocks: int = NUM_BLOCKS) -> list[str]:
     """Parameter-name prefixes of the trained part: the last ``k`` RRDBs and the tail."""
-    return [f"RRDB_trunk.{i}." for i in range(NUM_BLOCKS - k, NUM_BLOCKS)] + [f"{m}." for m in TAIL_MODULES]
+    return [f"RRDB_trunk.{i}." for i in range(blocks - k, blocks)] + [f"{m}." for m in TAIL_MODULES]
 
 
-def is_trainable(name: str, k: int) -> bool:
-    return any(name.startswith(prefix) for prefix in trainable_names(k))
+def is_trainable(name: str, k: int, blocks: int = NUM_BLOCKS) -> bool:
+    return any(name.startswith(prefix) for prefix in trainable_names(k, blocks))
 
 
 @torch.no_grad()
 def front(net: RRDBNet, x: Tensor, k: int) -> tuple[Tensor, Tensor]:
     """``(conv_first(x), output of block 23-k)`` of the frozen part."""
     f0 = net.conv_first(x)
-    return f0, net.RRDB_trunk[: NUM_BLOCKS - k](f0)
+    return f0, net.RRDB_trunk[: len(net.RRDB_trunk) - k](f0)
 
 
 def back(net: RRDBNet, f0: Tensor, fk: Tensor, k: int) -> Tensor:
     """The trainable part: the last ``k`` RRDBs, the long skip and the upsampler, as ``RRDBNet.forward``."""
-    fea = f0 + net.trunk_conv(net.RRDB_trunk[NUM_BLOCKS - k:](fk))
+    fea = f0 + net.trunk_conv(net.RRDB_trunk[len(net.RRDB_trunk) - k:](fk))
     fea = net.lrelu(net.upconv1(F.interpolate(fea, scale_factor=2, mode="nearest")))
     fea = net.lrelu(net.upconv2(F.interpolate(fea, scale_factor=2, mode="nearest")))
     return net.conv_last(net.lrelu(net.HRconv(fea)))
@@ -251,6 +251,7 @@ class Finetuner:
         self.step, self.train_seconds = 0, 0.0
         self.val_history: list[dict[str, Any]] = []
         self.val_features = self._val_features()
+        self.art_features = self._art_features() if config.adversarial_weight > 0 else []
 
     def _stage_weights(self, run: str) -> dict[str, Tensor]:
         state = torch.load(REPO_ROOT / "runs" / run / "last.pt", map_location="cpu", weights_only=True)
@@ -269,6 +270,20 @@ class Finetuner:
             x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float().div(255)
             f0, fk = front(self.net, x.to(self.device), self.k)
             out.append((hr, f0, fk))
+        return out
+
+    @torch.no_grad()
+    def _art_features(self) -> list[tuple[np.ndarray, Tensor, Tensor]]:
+        """The artefact measurement's inputs (Set14 LR and the examples) through the frozen front once."""
+        from sr_models.artefacts import measurement_inputs
+
+        from .validate import BENCHMARK_DIR
+
+        out = []
+        for _, lr in measurement_inputs(BENCHMARK_DIR / "Set14" / "LR_bicubic" / "X4", REPO_ROOT / "examples"):
+            rgb = np.repeat(lr[:, :, None], 3, axis=2) if lr.ndim == 2 else lr[:, :, :3]
+            x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float().div(255)
+            out.append((lr, *front(self.net, x.to(self.device), self.k)))
         return out
 
     # ------------------------------------------------------------ state
@@ -379,8 +394,19 @@ class Finetuner:
             psnrs.append(calculate_psnr(sr, hr, crop_border=4, test_y_channel=True))
             outs.append(sr)
             refs.append(hr)
+        result = {"psnr": float(np.mean(psnrs)), "grad_ratio": gradient_ratio(outs, refs, 4)}
+        if self.art_features:
+            from sr_models.artefacts import artefact_score
+
+            images = []
+            for lr, f0, fk in self.art_features:
+                sr = back(self.net, f0, fk, self.k)[0].mul(255).clamp(0, 255).round().to(torch.uint8)
+                sr = sr.permute(1, 2, 0).cpu().numpy()
+                images.append(np.clip(np.rint(sr.astype(np.float32).mean(axis=2)), 0, 255).astype(np.uint8)
+                              if lr.ndim == 2 else sr)
+            result["artefacts"] = artefact_score(images, [lr for lr, _, _ in self.art_features]).percent
         self.net.load_state_dict(live, strict=False)
-        return {"psnr": float(np.mean(psnrs)), "grad_ratio": gradient_ratio(outs, refs, 4)}
+        return result
 
     def run(self, max_minutes: float | None = None) -> None:
         deadline = time.monotonic() + 60 * max_minutes if max_minutes else float("inf")
@@ -411,20 +437,188 @@ class Finetuner:
             self.save()
 
 
-def export_weights(config: FinetuneConfig, weights: dict[str, Tensor], target: Path, meta: dict[str, str]) -> str:
-    """Write only the trained tensors (float16 when that changes Set5 PSNR by ≤ 0.01 dB) with the base's sha256."""
-    from sr_models.checkpoint_io import save_safetensors_atomic
+# ---------------------------------------------------------------------------------------- export
 
-    save_safetensors_atomic({n: t.detach().float().contiguous() for n, t in weights.items()}, target, meta)
-    return sha256_file(target)
+def stage_model(config: FinetuneConfig, path: Path):
+    """The exported stage as the app loads it: its tensors on top of the verified base."""
+    from sr_models.loader import LoadedModel, Provenance, load_checkpoint
+    from sr_models.registry import WeightsKind, get_card
+
+    card = get_card(config.model_id)
+    source = next(s for s in card.sources if s.filename == config.export)
+    descriptor = load_checkpoint(path, "esrgan", base=base_path())
+    provenance = Provenance(kind=WeightsKind.HOUSE.value, file=str(path), sha256=sha256_file(path),
+                            origin=source.origin, licence=source.licence, description=source.description)
+    return LoadedModel(card=card, descriptor=descriptor, provenance=provenance, device=torch.device("cpu"))
+
+
+def artefacts_of(model) -> dict[str, Any]:
+    """Artefact score of ``model`` on flat regions of Set14 and the examples (:mod:`sr_models.artefacts`)."""
+    from sr_models.artefacts import artefact_score, measurement_inputs
+    from sr_models.inference import upscale
+
+    from .validate import BENCHMARK_DIR
+
+    inputs = measurement_inputs(BENCHMARK_DIR / "Set14" / "LR_bicubic" / "X4", REPO_ROOT / "examples")
+    return artefact_score([upscale(model, lr) for _, lr in inputs], [lr for _, lr in inputs]).as_dict()
+
+
+def export_stage(config: FinetuneConfig, snapshot: Path | None = None, sets: tuple[str, ...] = ("Set5", "Set14", "B100"),
+                 force: bool = False) -> dict[str, Any]:
+    """Write the trained tensors (EMA of ``last.pt``, or a validated ``snapshot``) to ``checkpoints/<export>``
+    (float16 when that changes Set5 PSNR by ≤ 0.01 dB), read them back through the loader on top of the
+    verified base, evaluate, measure sharpness and artefacts, and write the card (``.json``/``.md``).
+    A GAN stage whose artefact score exceeds ``MAX_ARTEFACT_RATIO`` × its PSNR stage's is refused."""
+    from sr_models.checkpoint_io import save_safetensors_atomic
+    from sr_models.evaluate import evaluate_model, iter_pairs
+    from sr_models.paths import CHECKPOINTS_DIR
+
+    from .export import MAX_ARTEFACT_RATIO, MAX_BYTES, read_log, sharpness, step_time_stats, write_card
+    from .validate import BENCHMARK_DIR
+
+    run = REPO_ROOT / "runs" / config.name
+    state = torch.load(run / "last.pt", map_location="cpu", weights_only=True)
+    weights = torch.load(snapshot, map_location="cpu", weights_only=True) if snapshot else state["ema"]
+    step = int(snapshot.stem.split("_")[1]) if snapshot else int(state["step"])
+    target = CHECKPOINTS_DIR / config.export
+    meta = {"sr_arena": "house", "model_id": config.model_id, "arch": "esrgan", "base": REALESRGAN_X4PLUS.filename,
+            "base_sha256": state["base_sha256"], "step": str(step), "config": json.dumps(config.as_dict())}
+    set5 = list(iter_pairs(BENCHMARK_DIR / "Set5"))
+    fp32 = target.with_name(target.stem + ".fp32.tmp.safetensors")
+    save_safetensors_atomic({n: t.float().contiguous() for n, t in weights.items()}, fp32, {**meta, "dtype": "float32"})
+    psnr32 = evaluate_model(stage_model(config, fp32), set5).psnr
+    save_safetensors_atomic({n: t.half().contiguous() for n, t in weights.items()}, target, {**meta, "dtype": "float16"})
+    psnr16 = evaluate_model(stage_model(config, target), set5).psnr
+    dtype = "float16"
+    if abs(psnr16 - psnr32) > 0.01:
+        fp32.replace(target)
+        dtype = "float32"
+    fp32.unlink(missing_ok=True)
+    if target.stat().st_size > MAX_BYTES:
+        raise ValueError(f"{target} is {target.stat().st_size} bytes, over {MAX_BYTES}")
+    model = stage_model(config, target)
+    results = {}
+    for name in sets:
+        r = evaluate_model(model, set5 if name == "Set5" else list(iter_pairs(BENCHMARK_DIR / name)))
+        results[name] = {"psnr": round(r.psnr, 4), "ssim": round(r.ssim, 5), "n": r.n, "seconds": round(r.seconds, 1)}
+    artefacts = artefacts_of(model)
+    card: dict[str, Any] = {
+        "model_id": config.model_id, "title": config.description, "file": config.export,
+        "sha256": sha256_file(target), "bytes": target.stat().st_size, "storage_dtype": dtype,
+        "set5_psnr_fp32_vs_stored": [round(psnr32, 4), round(psnr16 if dtype == "float16" else psnr32, 4)],
+        "kind": "trained by this project", "licence": "MIT (SR Arena)",
+        "origin": model.provenance.origin,
+        "base": {"file": REALESRGAN_X4PLUS.filename, "sha256": state["base_sha256"], "what": REALESRGAN_X4PLUS.description,
+                 "licence": REALESRGAN_X4PLUS.licence},
+        "trained_tensors": sorted({n.rsplit(".", 2)[0] if n.startswith("RRDB_trunk") else n.rsplit(".", 1)[0]
+                                   for n in weights}),
+        "parameters": sum(t.numel() for t in weights.values()),
+        "config": config.as_dict(),
+        "data": {"folders": config.data_dirs, "images": len(load_training_pairs(config.data_dirs, 4)),
+                 "patches": config.patches, "degradation": "MATLAB-exact bicubic x1/4 (sr_models.imresize), whole image, aligned crops",
+                 "augmentation": "fixed random crops with flips/rot90 (drawn once: the frozen front is cached per patch)",
+                 "benchmark images": "none"},
+        "steps": step, "planned_steps": config.steps,
+        "train_seconds": round(float(state["train_seconds"]), 1),
+        "steps_per_second": round(int(state["step"]) / max(float(state["train_seconds"]), 1e-9), 4),
+        "step_times": step_time_stats(read_log(run / "log.jsonl")),
+        "hardware": "; ".join(dict.fromkeys(r["hardware"] for r in read_log(run / "log.jsonl") if r.get("hardware"))),
+        "results": results,
+        "sharpness_set5": sharpness(model, set5),
+        "artefacts": artefacts,
+        "validation": state.get("val_history", []),
+        "perceptual_loss": ("none: the paper's VGG19 perceptual loss needs a VGG19 checkpoint and none is available "
+                            "offline" if config.adversarial_weight else "not used in this stage"),
+        "commands": {"train": f"python -m sr_models.train.rrdb_finetune configs/train/{config.name}.toml",
+                     "export": f"python -m sr_models.train.rrdb_finetune configs/train/{config.name}.toml --export",
+                     "evaluate": [f"python -m sr_models evaluate --data ../shared/data/benchmark/{s} --models bicubic,"
+                                  f"{config.model_id}" for s in sets]},
+        "exported_at": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+    }
+    if config.init_from:
+        psnr_card = json.loads((CHECKPOINTS_DIR / load_finetune_config(
+            REPO_ROOT / "configs" / "train" / f"{config.init_from}.toml").export).with_suffix(".json").read_text())
+        ratio = artefacts["percent"] / max(psnr_card["artefacts"]["percent"], 1e-9)
+        card["psnr_stage"] = {"file": psnr_card["file"], "sha256": psnr_card["sha256"], "results": psnr_card["results"],
+                              "sharpness_set5": psnr_card["sharpness_set5"], "artefacts": psnr_card["artefacts"]}
+        card["artefact_ratio_to_psnr_stage"] = round(ratio, 3)
+        card["artefact_check"] = "passed" if ratio <= MAX_ARTEFACT_RATIO else "over the limit"
+    write_card(card, target, markdown=stage_markdown(card))
+    if card.get("artefact_check") == "over the limit" and not force:
+        raise ValueError(f"{target}: artefact score {artefacts['percent']:.2f} % is {card['artefact_ratio_to_psnr_stage']:.1f}× "
+                         f"the PSNR stage's (limit {MAX_ARTEFACT_RATIO:g}×); the card says so: choose an earlier snapshot or retrain")
+    return card
+
+
+def stage_markdown(card: dict[str, Any]) -> str:
+    """The model card of a house ESRGAN stage."""
+    from .export import MAX_ARTEFACT_RATIO
+
+    cfg = card["config"]
+    rows = "\n".join(f"| {n} | {r['psnr']:.2f} | {r['ssim']:.4f} | {r['n']} |" for n, r in card["results"].items())
+    art = card["artefacts"]
+    psnr_stage = card.get("psnr_stage")
+    comparison = ""
+    if psnr_stage:
+        comparison = (f"\n| | this stage | PSNR stage (`{psnr_stage['file']}`, sha256 `{psnr_stage['sha256'][:12]}…`) |\n"
+                      f"|---|---|---|\n"
+                      + "".join(f"| {n} PSNR / SSIM | {card['results'][n]['psnr']:.2f} / {card['results'][n]['ssim']:.4f} | "
+                                f"{r['psnr']:.2f} / {r['ssim']:.4f} |\n" for n, r in psnr_stage["results"].items()
+                                if n in card["results"])
+                      + f"| gradient ratio (Set5) | {card['sharpness_set5']['model']:.3f} | {psnr_stage['sharpness_set5']['model']:.3f} |\n"
+                      f"| artefact score | {art['percent']:.2f} % | {psnr_stage['artefacts']['percent']:.2f} % |\n\n"
+                      f"Artefact score ratio to the PSNR stage: {card['artefact_ratio_to_psnr_stage']:.2f} (limit {MAX_ARTEFACT_RATIO:g}: "
+                      f"{card['artefact_check']}).\n")
+    loss = f"L1 × {cfg['l1_weight']:g}" + (f" + RaGAN adversarial × {cfg['adversarial_weight']:g} (VGG-style 128² discriminator, "
+                                             f"Adam {cfg['d_lr']:g})" if cfg["adversarial_weight"] else "")
+    return f"""# {card['title']} — SR Arena house weights
+
+- **trained by this project from Real-ESRGAN x4plus**: only {card['parameters']:,} parameters were trained (the last {cfg['trainable_blocks']} RRDBs and the tail: {', '.join(card['trained_tensors'][-5:])}); the file holds only them and is loaded on top of the base `{card['base']['file']}` ({card['base']['licence']}), sha256 `{card['base']['sha256']}`, checked before loading
+- file: `checkpoints/{card['file']}` ({card['bytes']:,} bytes, {card['storage_dtype']} storage; Set5 PSNR fp32 → stored: {card['set5_psnr_fp32_vs_stored'][0]:.4f} → {card['set5_psnr_fp32_vs_stored'][1]:.4f} dB)
+- sha256: `{card['sha256']}`; kind: {card['kind']}; licence: {card['licence']}
+- training: {card['steps']:,} of {card['planned_steps']:,} planned steps, batch {cfg['batch_size']}, HR patch {4 * cfg['lr_patch']}² ({cfg['patches']:,} fixed patches), loss {loss}, Adam lr {cfg['lr']:g} (cosine to {cfg['lr_min']:g}), EMA {cfg['ema_decay']:g}, bf16 autocast {cfg['bf16']}{', initialised from run ' + cfg['init_from'] if cfg['init_from'] else ''}
+- perceptual loss: {card['perceptual_loss']}
+- data: {', '.join(card['data']['folders'])} ({card['data']['images']} images from ../shared/data/train); {card['data']['degradation']}; {card['data']['augmentation']}; no benchmark image
+- time: {card['train_seconds'] / 3600:.2f} h of training steps, {card['steps_per_second']:.3f} steps/s on a CPU shared with other work
+- hardware: {card['hardware']}
+- exported: {card['exported_at']}
+
+## Results (×4, Y channel, crop 4, LR_bicubic/X4 from ../shared)
+
+| set | PSNR | SSIM | images |
+|---|---|---|---|
+{rows}
+
+Sharpness on Set5 (mean Sobel gradient magnitude, output / HR): {card['sharpness_set5']['model']:.3f} (bicubic {card['sharpness_set5']['bicubic']:.3f}).
+
+Artefact score (share of the detrended spectral energy of flat regions at the ×4 upsampler's period-2/period-4 frequencies, `sr_models/artefacts.py`; white noise ≈ 1.47 %): {art['percent']:.2f} % on {art['flat_blocks']} flat 32² blocks of {art['images']} images (Set14 and the app's examples).
+{comparison}
+## Reproduce
+
+```bash
+{card['commands']['train']}
+{card['commands']['export']}
+{chr(10).join(card['commands']['evaluate'])}
+```
+"""
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("config")
     parser.add_argument("--max-minutes", type=float, default=None)
+    parser.add_argument("--export", action="store_true", help="export (no training) and write the card")
+    parser.add_argument("--snapshot", type=Path, default=None, help="export this validated EMA snapshot (GAN stages)")
+    parser.add_argument("--sets", default="Set5,Set14,B100")
+    parser.add_argument("--force", action="store_true", help="export even over the artefact limit (card says so)")
     args = parser.parse_args(argv)
     config = load_finetune_config(args.config)
+    if args.export:
+        torch.set_num_threads(config.threads or torch.get_num_threads())
+        card = export_stage(config, args.snapshot, tuple(args.sets.split(",")), args.force)
+        print(json.dumps({k: card.get(k) for k in ("file", "steps", "results", "sharpness_set5", "artefacts",
+                                                   "artefact_ratio_to_psnr_stage")}, indent=1))
+        return 0
     trainer = Finetuner(config)
     trainer.resume()
     trainer.run(args.max_minutes)
