@@ -13,6 +13,7 @@ from sr_arena.ui.models import ModelPool
 from sr_arena.ui.models_tab import build_models_tab
 from sr_arena.ui.rate_tab import build_rate_tab
 from sr_arena.ui.results_tab import build_results_tab
+from sr_arena.ui.storage_notice import storage_warning
 from sr_arena.ui.style import CSS
 from sr_arena.ui.uploads import MAX_UPLOAD_BYTES
 
@@ -22,11 +23,17 @@ TITLE = "# SR Arena\nEnlarge an image ×4 with five super-resolution methods and
 def build_demo(pool: ModelPool | None = None) -> gr.Blocks:
     """The whole app: status line, Compare and Models tabs (Rate/Results are added by the MOS study)."""
     pool = (pool or ModelPool()).start()
-    with gr.Blocks(title="SR Arena") as demo:
+    warning = storage_warning(settings.current())
+
+    def status_line() -> str:
+        return f"{pool.status_markdown()}  \n{warning}" if warning else pool.status_markdown()
+
+    # delete_cache: Gradio removes the files it served once older than SR_ARENA_TEMP_MAX_AGE (bounded disk).
+    with gr.Blocks(title="SR Arena", delete_cache=settings.current().delete_cache) as demo:
         gr.Markdown(TITLE)
-        status = gr.Markdown(pool.status_markdown(), elem_id="status")
+        status = gr.Markdown(status_line(), elem_id="status")
         timer = gr.Timer(1.0)
-        timer.tick(lambda: (pool.status_markdown(), gr.Timer(active=not pool.done)), None, [status, timer],
+        timer.tick(lambda: (status_line(), gr.Timer(active=not pool.done)), None, [status, timer],
                    api_visibility="private", show_progress="hidden")
         with gr.Tabs():
             with gr.Tab("Compare", id="compare"):

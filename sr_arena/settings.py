@@ -20,6 +20,8 @@ The engine's own variables (checkpoints, device, threads, precision) live in
 | ``SR_ARENA_STUDY_CROP`` | 256 | side of the HR crop each stimulus shows |
 | ``SR_ARENA_STUDY_METHODS`` | every method with weights | comma-separated method ids |
 | ``SR_ARENA_GOLD_MAX_FAIL`` | 0.25 | share of failed gold items that flags a rater |
+| ``SR_ARENA_TEMP_MAX_AGE`` | 3600 | seconds a served file (panels, zip, API output) is kept in the temp folders |
+| ``SR_ARENA_STORAGE_EPHEMERAL`` | ``1`` unless ``DATABASE_URL``, ``SR_ARENA_DB`` or ``SR_ARENA_DATA_DIR`` is set | ``1``: votes are on disk that a restart wipes (the status line warns); ``0``: it persists |
 """
 from __future__ import annotations
 
@@ -52,6 +54,8 @@ class Settings:
     study_crop: int = 256
     study_methods: tuple[str, ...] | None = None
     gold_max_fail_share: float = 0.25
+    temp_max_age_s: float = 3600.0
+    storage_ephemeral_override: bool | None = None
 
     @property
     def data_dir(self) -> Path:
@@ -61,6 +65,22 @@ class Settings:
         if Path("/data").is_dir() and os.access("/data", os.W_OK):
             return Path("/data")
         return REPO_ROOT / "data"
+
+    @property
+    def storage_ephemeral(self) -> bool:
+        """Whether votes may be lost on restart: ``SR_ARENA_STORAGE_EPHEMERAL`` when set, else true unless
+        ``DATABASE_URL``, ``SR_ARENA_DB`` or ``SR_ARENA_DATA_DIR`` names where they go (a Space's own disk
+        is wiped on every restart; a mounted storage bucket or a database is not)."""
+        if self.storage_ephemeral_override is not None:
+            return self.storage_ephemeral_override
+        return not (self.database_url or self.db_path or self.data_dir_override)
+
+    @property
+    def delete_cache(self) -> tuple[int, int]:
+        """Gradio's ``delete_cache=(frequency, age)``: files older than ``SR_ARENA_TEMP_MAX_AGE`` go,
+        checked every quarter of that age (so none outlives 1.25× the age)."""
+        age = max(1, int(self.temp_max_age_s))
+        return max(1, age // 4), age
 
     @property
     def max_upload_bytes(self) -> int:
@@ -93,6 +113,9 @@ def from_environ(environ: Mapping[str, str] | None = None) -> Settings:
         study_crop=int(get("SR_ARENA_STUDY_CROP") or defaults.study_crop),
         study_methods=methods or None,
         gold_max_fail_share=float(get("SR_ARENA_GOLD_MAX_FAIL") or defaults.gold_max_fail_share),
+        temp_max_age_s=float(get("SR_ARENA_TEMP_MAX_AGE") or defaults.temp_max_age_s),
+        storage_ephemeral_override=(None if get("SR_ARENA_STORAGE_EPHEMERAL") is None
+                                    else get("SR_ARENA_STORAGE_EPHEMERAL") not in ("0", "false", "no")),
     )
 
 

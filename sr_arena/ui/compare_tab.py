@@ -15,8 +15,6 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
-import shutil
-import tempfile
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
@@ -26,12 +24,10 @@ from typing import Any, Iterator
 import gradio as gr
 import numpy as np
 
-from PIL import Image
-
 from sr_arena import settings
 from sr_models.registry import CARDS
 
-from . import crops, diffmaps, jobs, presentation
+from . import crops, diffmaps, jobs, presentation, scratch
 from .example_cache import ExampleCache
 from .examples import available as available_examples
 from .inputs import PictureInput
@@ -54,8 +50,6 @@ MODE_HELP = (
 DEFAULT_CROP, DEFAULT_MAG = 48, 4
 #: Longest wait between two progress updates of the running panel (seconds).
 PROGRESS_INTERVAL = 1.0
-#: zlib level of the panels' PNGs: 1 encodes a 1024² image ~3× faster than the default 6, still lossless.
-PANEL_PNG_LEVEL = 1
 
 
 #: Outputs up to this many values (a 512² RGB image) are scored on the spot (tens of milliseconds).
@@ -101,19 +95,23 @@ class Scorer:
 
 
 class PanelFiles:
-    """Lossless PNG files of one comparison's panels, in a temporary folder (Gradio serves them)."""
+    """Lossless PNG files of one comparison's panels, in its own scratch folder (Gradio serves copies).
+
+    Names are unique per request and files are renamed into place complete (:mod:`.scratch`), so users
+    comparing the same image never share a path; :meth:`release` removes the folder.
+    """
 
     def __init__(self, request_id: str) -> None:
-        self.directory = tempfile.mkdtemp(prefix=f"sr-arena-{request_id}-")
+        self.directory = scratch.default().folder(f"compare-{request_id}")
 
     def png(self, key: str, image: np.ndarray, existing: str | None = None) -> str:
         """The panel ``key``'s PNG: a copy of ``existing`` when given (a cached file), else written fast."""
-        path = os.path.join(self.directory, f"{key}.png")
         if existing and os.path.isfile(existing):
-            shutil.copyfile(existing, path)
-        else:
-            Image.fromarray(np.ascontiguousarray(image)).save(path, format="PNG", compress_level=PANEL_PNG_LEVEL)
-        return path
+            return scratch.copy_file(self.directory, key, existing)
+        return scratch.write_png(self.directory, key, image)
+
+    def release(self) -> None:
+        scratch.Scratch.release(self.directory)
 
 
 @dataclass
@@ -448,10 +446,11 @@ def build_compare_tab(pool: ModelPool, example_cache: ExampleCache | None = None
             yield from rest
         finally:
             job.stop()  # the browser went away (or the event was cancelled): stop computing for nobody
-        zip_path = build_zip(comparison, tempfile.mkdtemp(prefix="sr-arena-"))
+        zip_path = build_zip(comparison, files.directory)
         yield {state: comparison, job_id: None, download: gr.update(value=str(zip_path), visible=True),
                stop_button: gr.update(visible=False),
                table: gr.update(value=presentation.metric_table(comparison), visible=True)}
+        files.release()  # Gradio has copied every file yielded above into its cache (delete_cache ages those)
 
     def compare_picture(image_path: str | None, mode_value: str, chosen: list[str], precision_value: str,
                         request: gr.Request = None) -> Iterator[dict]:
@@ -545,8 +544,13 @@ def build_compare_tab(pool: ModelPool, example_cache: ExampleCache | None = None
 
 # ---------------------------------------------------------------- public API
 
-def enlarge_api(pool: ModelPool, path: str | None, model_id: str, mode: str) -> tuple[np.ndarray, dict]:
-    """API: enlarge one upload with one method; returns the ×4 image and its metrics/provenance."""
+def enlarge_api(pool: ModelPool, path: str | None, model_id: str, mode: str) -> tuple[str, dict]:
+    """API: enlarge one upload with one method; returns the ×4 PNG's path and its metrics/provenance.
+
+    The PNG is written complete under a name unique to this request (:mod:`.scratch`): a NumPy array
+    would be saved by Gradio to one content-hash path shared by every identical request, rewritten
+    while other clients download it (issue 11). The scratch copy ages out (``SR_ARENA_TEMP_MAX_AGE``).
+    """
     if not path:
         raise gr.Error("Send an image file.")
     if model_id not in CARDS:
@@ -562,7 +566,8 @@ def enlarge_api(pool: ModelPool, path: str | None, model_id: str, mode: str) -> 
         raise gr.Error(f"{run.name} could not run: {problem}")
     from .export import metrics_json
 
-    return run.image, metrics_json(comparison)
+    folder = scratch.default().folder(f"enlarge-{comparison.request_id}")
+    return scratch.write_png(folder, f"x4-{model_id}", run.image), metrics_json(comparison)
 
 
 def build_api(pool: ModelPool) -> None:
