@@ -17,6 +17,7 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
+from sr_arena import settings
 from sr_arena.mos.battles import OUTCOME_LABELS, OUTCOMES, BattleService, ServedPair
 from sr_arena.mos.storage import VoteRejected
 
@@ -28,9 +29,17 @@ BATTLE_SIZE = 384
 ZOOM_SIDE, ZOOM_FACTOR = 48, 4
 
 
+def display_factor(crop: int) -> int:
+    """Whole factor the crops are enlarged by (nearest neighbour, on the server) to about ``BATTLE_SIZE``.
+
+    Enlarged on the server, not by CSS: Gradio maps a click to image pixels assuming the picture is
+    never shown larger than it is, so a CSS-enlarged image would report the wrong place to zoom."""
+    return max(1, BATTLE_SIZE // max(1, crop))
+
+
 def battle_css(crop: int) -> str:
-    """Both images at the same whole-factor size, nearest-neighbour scaled (no browser blur)."""
-    side = max(1, BATTLE_SIZE // max(1, crop)) * crop
+    """Both images at the same size, pixel for pixel."""
+    side = display_factor(crop) * crop
     return f"""
 .battle-side img {{ width: {side}px !important; height: {side}px !important; max-width: 100%;
   object-fit: contain !important; image-rendering: pixelated; }}
@@ -69,8 +78,9 @@ def build_battle_panel(service: Any, rater: Any, names: dict[str, str],
                        owner: Callable[[Any], str], tab: Any = None) -> dict[str, Any]:
     """The battle UI (inside the Rate tab); ``owner(rater_state)`` returns the rater id that owns
     this browser session (the one integrity check every answer goes through)."""
-    battles = BattleService(service.store, service.config.study_id)
+    battles = BattleService(service.store, service.config.study_id, settings.current().battles_per_rater)
     gr.HTML(f"<style>{battle_css(service.config.crop)}</style>", padding=False)
+    factor = display_factor(service.config.crop)
     gr.Markdown("---\n## Battle mode: which of two is better?", elem_id="battle-title")
     current = gr.State(None)
     with gr.Column(visible=True) as intro:
@@ -97,7 +107,7 @@ def build_battle_panel(service: Any, rater: Any, names: dict[str, str],
             zoom_right = gr.Image(label="Right, zoomed", format="png", interactive=False, buttons=[],
                                   elem_classes="battle-zoom", elem_id="battle-zoom-right")
         with gr.Row(elem_classes="battle-answers"):
-            answers = {o: gr.Button(OUTCOME_LABELS[o], elem_id=f"battle-{o.replace('_', '-')}") for o in OUTCOMES}
+            answers = {o: gr.Button(OUTCOME_LABELS[o], elem_id=f"battle-answer-{o.replace('_', '-')}") for o in OUTCOMES}
     with gr.Column(visible=False) as revealed:
         reveal = gr.Markdown(elem_id="battle-reveal")
         next_button = gr.Button("Next pair", variant="primary", elem_id="battle-next")
@@ -112,7 +122,8 @@ def build_battle_panel(service: Any, rater: Any, names: dict[str, str],
     def calibration() -> list[Any]:
         service.prepare()
         pair = service.calibration()
-        return [_png(pair[1].file), _png(pair[0].file)] if pair else [None, None]
+        return [enlarge_nearest(_png(pair[1].file), factor), enlarge_nearest(_png(pair[0].file), factor)] \
+            if pair else [None, None]
 
     def serve(rater_id: str) -> list[Any]:
         served: ServedPair | None = battles.next(rater_id)
@@ -120,6 +131,7 @@ def build_battle_panel(service: Any, rater: Any, names: dict[str, str],
             return [None, None, None, None, None, "", *show(finished)]
         a, b = _png(served.left.file), _png(served.right.file)
         za, zb = zoom_pair(a, b, (a.shape[1] // 2, a.shape[0] // 2))
+        a, b = enlarge_nearest(a, factor), enlarge_nearest(b, factor)
         state = {"position": served.position, "left": served.left.file, "right": served.right.file,
                  "left_method": served.left.method, "right_method": served.right.method}
         return [state, a, b, za, zb, progress_html(served.done, served.total), *show(arena)]
@@ -132,7 +144,7 @@ def build_battle_panel(service: Any, rater: Any, names: dict[str, str],
     def zoom(state: dict | None, evt: gr.SelectData) -> tuple[Any, Any]:
         if not state:
             return gr.skip(), gr.skip()
-        x, y = (int(v) for v in evt.index[:2])
+        x, y = (int(v) // factor for v in evt.index[:2])  # the picture is sent enlarged ×factor
         return zoom_pair(_png(state["left"]), _png(state["right"]), (x, y))
 
     def answer(outcome: str):
