@@ -13,7 +13,8 @@ trap cleanup EXIT
 git clone -q --no-hardlinks "$repo" "$work/space"          # committed files only; $work/shared does not exist
 began=$(date +%s)
 python -m venv "$work/venv"                                # no --system-site-packages
-"$work/venv/bin/python" -m pip install -q --disable-pip-version-check -r "$work/space/requirements.txt"
+"$work/venv/bin/python" -m pip install -q --disable-pip-version-check -r "$work/space/requirements.txt" 2>&1 \
+    | { grep -v "^WARNING: Location .* is ignored" || true; }      # this machine's pip config names absent indexes
 echo "rehearsal: fresh venv installed from requirements.txt in $(( $(date +%s) - began )) s"
 
 port=$("$work/venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -21,6 +22,6 @@ cd "$work/space"
 GRADIO_SERVER_PORT=$port GRADIO_ANALYTICS_ENABLED=False PYTHONUNBUFFERED=1 \
     "$work/venv/bin/python" app.py >"$work/server.log" 2>&1 &
 server=$!
-if ! "$work/venv/bin/python" .ci/space_rehearsal.py "http://127.0.0.1:$port/" "$server"; then
+if ! PYTHONPATH="$work/space" "$work/venv/bin/python" .ci/space_rehearsal.py "http://127.0.0.1:$port/" "$server"; then
     echo "rehearsal failed; server log:"; tail -n 60 "$work/server.log"; exit 1
 fi
