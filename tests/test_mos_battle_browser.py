@@ -111,6 +111,12 @@ def test_whole_battle_study_in_the_browser(tmp_path):
         assert any(link.endswith("mos_battle-study_bradley_terry.csv") for link in links), links
         page.locator("#pd-plot").scroll_into_view_if_needed()
         screenshot(page, "battle-4-results")
+        page.get_by_text("How many raters do I need?").click()  # the simulator, from the Results tab
+        page.locator("#plan-run").click()
+        plan = page.locator("#plan-table")
+        plan.get_by_text("80").wait_for(timeout=120_000)
+        assert "expected 95% CI width" in plan.inner_text()
+        assert "Truth used" in page.get_by_text("Truth used").inner_text()
 
     with sqlite3.connect(db) as conn:
         rows = conn.execute("SELECT rater_id, position, left_method, right_method, left_kind, outcome, gold "

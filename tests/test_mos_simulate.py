@@ -81,3 +81,12 @@ def test_expected_interval_width_shrinks_with_more_raters():
     assert acr[1] < 0.7 * acr[0]
     with pytest.raises(SimulationRefused):
         expected_ci_width("pairwise", {"a": 1.0}, 10, 10)
+
+
+def test_results_tab_plan_table_shows_narrower_intervals_for_more_raters():
+    from sr_arena.ui.battle_results import plan_table
+
+    table = plan_table("pairwise", {"a": -0.5, "b": 0.0, "c": 0.5}, "40, 10, x, 1", 30)
+    assert list(table["raters"]) == [10, 40]  # sorted, junk and fewer than 2 raters dropped
+    widths = list(table["expected 95% CI width"])
+    assert widths[1] < 0.7 * widths[0]

@@ -134,8 +134,9 @@ def test_cli_summary_and_export(tmp_path):
     hr = next(c for c in data["conditions"] if c["method"] == "hr")
     assert hr["mos"] == 5 and hr["n_votes"] == 3 and len(data["tests"]) == 10
     paths = run("export", "--study", "s", "--out", str(tmp_path / "out")).split()
-    assert sorted(Path(p).name for p in paths) == ["mos_summary.csv", "mos_summary.json", "mos_votes.csv",
-                                                   "mos_votes.json"]
+    assert sorted(Path(p).name for p in paths) == ["mos_analysis.json", "mos_battles.csv", "mos_battles.json",
+                                                   "mos_bradley_terry.csv", "mos_summary.csv", "mos_summary.json",
+                                                   "mos_votes.csv", "mos_votes.json"]
     votes = json.loads((tmp_path / "out" / "mos_votes.json").read_text())
     assert len(votes) == 15 and {v["blinded"] for v in votes} == {1} and votes[0]["app_version"]
     assert (tmp_path / "out" / "mos_votes.csv").read_text().count("\n") == 16
