@@ -187,27 +187,32 @@ def test_first_learned_panel_fast_then_progress_and_stop(app_url, tmp_path):
 def watch_progress(page) -> dict[str, list[str]]:
     """Read each long-running panel's progress line at least twice; returns what was seen.
 
-    Watches until SRGAN has finished and SAN (or ESRGAN) has been running for a while, then returns
+    Watches until SRGAN has finished and some method has been seen running for 6 s, then returns
     (the caller presses Stop). Each method that ran longer than 4 s must have shown a percentage and
     time left, and the text must have changed between readings.
     """
     seen: dict[str, list[str]] = {}
     started: dict[str, float] = {}
+    last: dict[str, float] = {}
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
         for key in LEARNED:
             text = caption(page, key)
             if "running" in text and "%" in text:
                 started.setdefault(key, time.monotonic())
+                last[key] = time.monotonic()
                 if not seen.get(key) or seen[key][-1] != text:
                     seen.setdefault(key, []).append(text)
-        slow = [k for k in ("san", "esrgan") if k in started and time.monotonic() - started[k] > 6]
+        slow = [k for k in started if last[k] - started[k] > 6]  # seen running (with progress) for 6 s
         if slow and "running" not in caption(page, "srgan"):
             break
         time.sleep(0.7)
     screenshot(page, "progress-running")
+    long_running = [k for k in seen if last[k] - started[k] > 4]  # the issue: panels running > 4 s
+    assert long_running, seen
     for key, texts in seen.items():
-        assert len(texts) >= 2, (key, texts)
+        if key in long_running:  # updated while it ran (a fast method may finish within one reading)
+            assert len(texts) >= 2, (key, texts)
         assert all(re.search(r"\d+%", t) and ("left" in t or "longer than estimated" in t) for t in texts), texts
     return seen
 
