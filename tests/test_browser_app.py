@@ -194,19 +194,27 @@ def test_original_mode_panels_table_zoom_diffs_slider_and_zip(app_url, images, t
 
 
 def test_low_resolution_mode_has_lr_consistency_and_no_reference(app_url, images):
+    from playwright.sync_api import expect
+
     with browser_page(app_url) as page:
         fresh_page(page, app_url)
         upload(page, images["lowres"], "This is already low-resolution")
-        page.locator("#methods").get_by_text("ESRGAN", exact=True).click()  # untick: keep it quick
+        realesrgan = page.locator("#methods").get_by_label("Real-ESRGAN", exact=True)
+        expect(realesrgan).to_be_checked()  # ticked by default for a low-resolution photo
         run_and_wait(page)
-        wait_for_panel(page, "srgan")
+        for key in ("bicubic", "srgan", "esrgan", "awsrn", "realesrgan"):  # six method panels, SAN's says unavailable
+            wait_for_panel(page, key)
         screenshot(page, "compare-lowres-done")
         assert not page.locator("#panel-original").is_visible()
-        assert not page.locator("#panel-esrgan").is_visible()
-        wait_for_table(page, 4)
+        assert "converted" in page.locator("#caption-realesrgan").inner_text()
+        assert "trained by this project" in page.locator("#caption-esrgan").inner_text()
+        assert "unavailable" in page.locator(f"#caption-{HIDDEN}").inner_text()
+        wait_for_table(page, 6)
         rows = table_rows(page)
-        assert set(rows) == {"Bicubic", "SRGAN", "AWSRN", "SAN"}  # ESRGAN was unticked
+        assert set(rows) == {"Bicubic", "SRGAN", "ESRGAN", "AWSRN", "SAN", "Real-ESRGAN"}
         assert rows["SRGAN"][1] == "—" and float(rows["SRGAN"][3]) > 25
+        page.locator("#mode").get_by_text("I have the original").click()
+        expect(realesrgan).not_to_be_checked()  # made for real-world degradations, not for bicubic ×1/4
         assert "LR-consistency" in page.locator("#caption-srgan").inner_text()
         assert "no original" in page.locator("#crop-metrics").inner_text()
         screenshot(page, "compare-lowres")
