@@ -78,3 +78,13 @@ def synthetic_study(store: Store, study_id: str = "s", n_images: int = 5,
                                     ckpt, precision, kind, f"/nonexistent/{i}-{method}.png", 64, 64))
     store.save_study(study_id, "test study", "synthetic", {}, rows)
     return rows
+
+
+class StepClock:
+    """A clock the test moves by hand (vote times are then exact, whatever the machine's load)."""
+
+    def __init__(self, now: float = 1_700_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now

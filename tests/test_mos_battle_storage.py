@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from mos_support import fresh_database, start_postgres, synthetic_study
+from mos_support import StepClock, fresh_database, start_postgres, synthetic_study
 from sr_arena.mos.battles import BattleService, BattleStore, Pair, gold_passed
 from sr_arena.mos.storage import Store, VoteRejected
 
@@ -134,14 +134,6 @@ def test_sigkill_mid_stream_loses_no_acknowledged_battle(target):
     if store.dialect == "sqlite":
         with sqlite3.connect(target) as conn:
             assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-
-
-class StepClock:
-    def __init__(self, now: float = 1_700_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_battle_answers_are_checked_before_anything_is_stored(target):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from mos_support import fresh_database, start_postgres, synthetic_study
+from mos_support import StepClock, fresh_database, start_postgres, synthetic_study
 from sr_arena.mos.storage import SCHEMA_VERSION, Store, VoteRejected, open_store
 
 REPO = Path(__file__).resolve().parents[1]
@@ -179,16 +179,6 @@ def test_invalid_votes_are_rejected_with_clear_messages(target):
         store.record_vote("rater-a", session.id, ids[0], 5)  # replay
     votes = store.votes()
     assert [(v["id"], v["score"]) for v in votes] == [(first, 4)]
-
-
-class StepClock:
-    """A clock the test moves by hand (vote times are then exact, whatever the machine's load)."""
-
-    def __init__(self, now: float = 1_700_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_minimum_interval_between_votes(target):
