@@ -8,6 +8,7 @@ now decode to the same complete ×4 image.
 """
 from __future__ import annotations
 
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -56,3 +57,8 @@ def test_ten_clients_five_calls_same_image_all_complete(app_url, tmp_path: Path)
     assert not failures, f"{len(failures)} of {len(results)} failed: {failures[:3]}"
     first = results[0]
     assert all(np.array_equal(first, r) for r in results), "identical requests gave different pixels"
+
+
+def test_no_ephemeral_warning_when_a_data_dir_is_set(app_url):
+    with urllib.request.urlopen(app_url + "config", timeout=30) as response:
+        assert "Votes are stored on ephemeral disk" not in response.read().decode()
