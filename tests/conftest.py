@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from mos_support import fresh_database, start_postgres
 from sr_models.paths import SHARED_DIR
 
 
@@ -67,3 +68,17 @@ def cpu_fast_mode(request, env):
     mode = precision.fast_mode_for(precision.torch.device("cpu"))
     assert mode.reduced == (request.param == "bf16")
     return mode
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url():
+    """A private PostgreSQL server for the whole test session (started on first use): its admin URL."""
+    yield from start_postgres()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def target(request, tmp_path):
+    """A fresh database of each kind: a SQLite file path or a PostgreSQL URL."""
+    if request.param == "sqlite":
+        return str(tmp_path / "votes.sqlite3")
+    return fresh_database(request.getfixturevalue("postgres_admin_url"))

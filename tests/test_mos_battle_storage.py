@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from mos_support import StepClock, fresh_database, start_postgres, synthetic_study
+from mos_support import StepClock, synthetic_study
 from sr_arena.mos.battles import BattleService, BattleStore, Pair, gold_passed
 from sr_arena.mos.storage import Store, VoteRejected
 
@@ -21,16 +21,6 @@ REPO = Path(__file__).resolve().parents[1]
 OUTCOMES = ("left", "right", "tie", "both_bad")
 
 
-@pytest.fixture(scope="module")
-def postgres_admin_url():
-    yield from start_postgres()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def target(request, tmp_path):
-    if request.param == "sqlite":
-        return str(tmp_path / "battles.sqlite3")
-    return fresh_database(request.getfixturevalue("postgres_admin_url"))
 
 
 def _pairs(stimuli, n):

@@ -13,23 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from mos_support import StepClock, fresh_database, start_postgres, synthetic_study
+from mos_support import StepClock, fresh_database, synthetic_study
 from sr_arena.mos.storage import SCHEMA_VERSION, Store, VoteRejected, open_store
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="session")
-def postgres_admin_url():
-    yield from start_postgres()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def target(request, tmp_path):
-    """A fresh database of each kind: a SQLite file path or a PostgreSQL URL."""
-    if request.param == "sqlite":
-        return str(tmp_path / "votes.sqlite3")
-    return fresh_database(request.getfixturevalue("postgres_admin_url"))
 
 
 def _count(store: Store) -> int:

@@ -4,9 +4,11 @@ from __future__ import annotations
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sr_models.paths import REPO_ROOT
+
+C = TypeVar("C")
 
 
 @dataclass
@@ -64,16 +66,21 @@ class TrainConfig:
         return asdict(self)
 
 
-def load_config(path: str | Path, **overrides: Any) -> TrainConfig:
-    """Read a TOML run config; unknown keys are an error (typos must not pass silently)."""
+def read_config(path: str | Path, kind: type[C], **overrides: Any) -> C:
+    """Read a TOML config into the dataclass ``kind``; unknown keys are an error (typos must not pass silently)."""
     with open(path, "rb") as handle:
         raw = tomllib.load(handle)
     raw.update({k: v for k, v in overrides.items() if v is not None})
-    known = {f.name for f in fields(TrainConfig)}
+    known = {f.name for f in fields(kind)}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ValueError(f"{path}: unknown config keys {unknown}; known: {sorted(known)}")
-    return TrainConfig(**raw)
+    return kind(**raw)
+
+
+def load_config(path: str | Path, **overrides: Any) -> TrainConfig:
+    """Read a TOML run config for the trainer."""
+    return read_config(path, TrainConfig, **overrides)
 
 
 def run_dir(config: TrainConfig) -> Path:

@@ -21,9 +21,8 @@ import math
 import os
 import signal
 import time
-import tomllib
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +38,7 @@ from sr_models.paths import REPO_ROOT
 from sr_models.precision import fast_mode_for
 from sr_models.registry import REALESRGAN_X4PLUS, REALESRGAN_X4PLUS_SHA256
 
+from .config import read_config
 from .data import PatchSampler, load_training_pairs
 from .loop import hardware_summary, select_device
 from .validate import gradient_ratio, load_val_pairs
@@ -82,12 +82,7 @@ class FinetuneConfig:
 
 def load_finetune_config(path: str | Path) -> FinetuneConfig:
     """Read a stage config; unknown keys are an error."""
-    with open(path, "rb") as handle:
-        raw = tomllib.load(handle)
-    unknown = sorted(set(raw) - {f.name for f in fields(FinetuneConfig)})
-    if unknown:
-        raise ValueError(f"{path}: unknown config keys {unknown}")
-    return FinetuneConfig(**raw)
+    return read_config(path, FinetuneConfig)
 
 
 # ---------------------------------------------------------------------------------------- base
