@@ -239,7 +239,7 @@ def _example_cache(pool: ModelPool) -> ExampleCache:
 def default_methods(mode_value: str) -> list[str]:
     """Methods ticked by default: all of them for a low-resolution photo; for an original, not those trained
     for real-world degradations (Real-ESRGAN restores rather than inverts bicubic ×1/4, and scores below bicubic)."""
-    return [c.id for c in CARDS.values() if mode_value == LOW_RES or not c.real_world]
+    return retick_for_mode(mode_value, list(CARDS))
 
 
 def retick_for_mode(mode_value: str, chosen: list[str] | None) -> list[str]:
