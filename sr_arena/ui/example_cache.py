@@ -8,7 +8,6 @@ then reads every panel from disk; one in another precision is computed on first 
 """
 from __future__ import annotations
 
-import atexit
 import logging
 import threading
 from pathlib import Path
@@ -41,7 +40,6 @@ class ExampleCache:
         self._examples = available(example_dir) if example_dir else available()
         self._inputs: dict[str, Comparison] | None = None
         self._lock = threading.Lock()
-        self._closing = threading.Event()
         self.filled = 0
         self.total = 0
         self.finished = False
@@ -77,12 +75,12 @@ class ExampleCache:
         return pairs
 
     def fill(self, pool: ModelPool, precision: str = DEFAULT_PRECISION) -> int:
-        """Compute and store every missing example output (stops early at interpreter exit); returns how many."""
-        atexit.register(self._closing.set)
+        """Compute and store every missing example output (stops between outputs once ``pool.closing``
+        is set, at interpreter exit: :meth:`ModelPool.shutdown`); returns how many."""
         todo = self.missing(pool, precision)
         self.total, self.filled = len(todo), 0
         for comparison, model_id in todo:
-            if self._closing.is_set():
+            if pool.closing.is_set():
                 break
             fresh = Comparison(comparison.mode, comparison.lr, comparison.original, comparison.name)
             run = enlarge_method(fresh, model_id, pool, precision, disk=self.disk, persist=True)

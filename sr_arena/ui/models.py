@@ -49,19 +49,35 @@ class ModelPool:
         self._after: list[tuple[Callable[["ModelPool"], None], Callable[[], str]]] = []
         self._settled = threading.Event()
         self._after_closed = False  # the loader thread has taken the task list
+        self.closing = threading.Event()  # set at interpreter exit: background work stops between items
+        self._background: list[threading.Thread] = []
 
     def start(self) -> "ModelPool":
         """Begin loading in a daemon thread (idempotent)."""
         with self._lock:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._load_all, name="sr-arena-loader", daemon=True)
+                self._background.append(self._thread)
                 self._thread.start()
-                atexit.register(self._thread.join)  # never let the interpreter exit mid-load (torch aborts)
+                atexit.register(self.shutdown)
         return self
+
+    def shutdown(self, timeout: float = 300.0) -> None:
+        """Stop background work between items and wait for it: an interpreter that exits while a
+        daemon thread is inside a torch kernel aborts ("terminate called without an active exception")."""
+        self.closing.set()
+        with self._lock:
+            threads = list(self._background)
+        deadline = time.monotonic() + timeout
+        for thread in threads:
+            if thread is not threading.current_thread():
+                thread.join(max(0.0, deadline - time.monotonic()))
 
     def _load_all(self) -> None:
         start = time.perf_counter()
         for model_id in self.model_ids:
+            if self.closing.is_set():
+                break
             self._current, self._phase = model_id, "loading"
             result = self._load_one(model_id)
             if isinstance(result, LoadedModel):
@@ -77,7 +93,8 @@ class ModelPool:
             self._after_closed = True
             tasks = [task for task, _status in self._after]
         for task in tasks:
-            self._run_task(task)
+            if not self.closing.is_set():
+                self._run_task(task)
         self._settled.set()
 
     def _run_task(self, task: Callable[["ModelPool"], None]) -> None:
@@ -104,9 +121,11 @@ class ModelPool:
         when loading has already finished); ``status()`` adds to the status line."""
         with self._lock:
             self._after.append((task, status))
-            late = self._after_closed
-        if late:
-            threading.Thread(target=self._run_task, args=(task,), name="sr-arena-after-load", daemon=True).start()
+            if not self._after_closed or self.closing.is_set():
+                return
+            thread = threading.Thread(target=self._run_task, args=(task,), name="sr-arena-after-load", daemon=True)
+            self._background.append(thread)
+            thread.start()
 
     @staticmethod
     def _load_one(model_id: str) -> LoadedModel | Unavailable:
