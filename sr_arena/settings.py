@@ -21,6 +21,7 @@ The engine's own variables (checkpoints, device, threads, precision) live in
 | ``SR_ARENA_STUDY_METHODS`` | every method with weights | comma-separated method ids |
 | ``SR_ARENA_GOLD_MAX_FAIL`` | 0.25 | share of failed gold items that flags a rater |
 | ``SR_ARENA_BATTLES_PER_RATER`` | 24 | pairs each rater judges in battle mode (every 8th is a gold item) |
+| ``SR_ARENA_OWNER_PASSWORD`` | unset | password of the Class tab's study builder (unset: the builder is locked) |
 | ``SR_ARENA_TEMP_MAX_AGE`` | 3600 | seconds a served file (panels, zip, API output) is kept in the temp folders |
 | ``SR_ARENA_STORAGE_EPHEMERAL`` | ``1`` unless ``DATABASE_URL``, ``SR_ARENA_DB`` or ``SR_ARENA_DATA_DIR`` is set | ``1``: votes are on disk that a restart wipes (the status line warns); ``0``: it persists |
 """
@@ -56,6 +57,7 @@ class Settings:
     study_methods: tuple[str, ...] | None = None
     gold_max_fail_share: float = 0.25
     battles_per_rater: int = 24
+    owner_password: str = ""
     temp_max_age_s: float = 3600.0
     storage_ephemeral_override: bool | None = None
 
@@ -116,6 +118,7 @@ def from_environ(environ: Mapping[str, str] | None = None) -> Settings:
         study_methods=methods or None,
         gold_max_fail_share=float(get("SR_ARENA_GOLD_MAX_FAIL") or defaults.gold_max_fail_share),
         battles_per_rater=int(get("SR_ARENA_BATTLES_PER_RATER") or defaults.battles_per_rater),
+        owner_password=get("SR_ARENA_OWNER_PASSWORD") or "",
         temp_max_age_s=float(get("SR_ARENA_TEMP_MAX_AGE") or defaults.temp_max_age_s),
         storage_ephemeral_override=(None if get("SR_ARENA_STORAGE_EPHEMERAL") is None
                                     else get("SR_ARENA_STORAGE_EPHEMERAL") not in ("0", "false", "no")),
