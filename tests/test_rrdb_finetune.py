@@ -34,3 +34,34 @@ def test_discriminator_takes_128_pixel_patches_only():
     assert disc(torch.rand(2, 3, 128, 128)).shape == (2,)
     with pytest.raises(ValueError, match="128"):
         disc(torch.rand(2, 3, 96, 96))
+
+
+def test_a_stage_without_its_run_folder_starts_from_its_shipped_export(tmp_path):
+    """A fresh checkout has no runs/: the GAN stage starts from the shipped PSNR stage, whose base must match."""
+    from sr_models.paths import CHECKPOINTS_DIR
+    from sr_models.registry import REALESRGAN_X4PLUS_SHA256
+    from sr_models.train.rrdb_finetune import stage_weights
+
+    if not (CHECKPOINTS_DIR / "house" / "esrgan_psnr_x4.safetensors").is_file():
+        pytest.skip("the shipped house RRDB-PSNR stage is absent")
+    weights = stage_weights("esrgan_psnr", REALESRGAN_X4PLUS_SHA256, runs_dir=tmp_path)
+    assert all(is_trainable(n, 4) for n in weights) and "conv_last.weight" in weights
+    assert all(t.dtype == torch.float32 for t in weights.values())
+    with pytest.raises(ValueError, match="base"):
+        stage_weights("esrgan_psnr", "0" * 64, runs_dir=tmp_path)
+
+
+def test_network_interpolation_runs_from_the_psnr_stage_to_the_gan_stage():
+    """ESRGAN Sec. 3.4: θ = (1 − α) θ_PSNR + α θ_GAN; α = 0 and 1 are the two stages themselves."""
+    from sr_models.train.rrdb_finetune import interpolate
+
+    psnr = {"w": torch.zeros(3), "b": torch.ones(2)}
+    gan = {"w": torch.full((3,), 4.0), "b": torch.full((2,), 3.0)}
+    assert torch.equal(interpolate(psnr, gan, 0.0)["w"], psnr["w"])
+    assert torch.equal(interpolate(psnr, gan, 1.0)["b"], gan["b"])
+    mix = interpolate(psnr, gan, 0.25)
+    assert torch.allclose(mix["w"], torch.full((3,), 1.0)) and torch.allclose(mix["b"], torch.full((2,), 1.5))
+    with pytest.raises(ValueError):
+        interpolate(psnr, gan, 1.5)
+    with pytest.raises(ValueError):
+        interpolate(psnr, {"w": gan["w"]}, 0.5)

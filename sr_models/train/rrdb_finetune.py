@@ -209,6 +209,33 @@ def ragan_losses(real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor]:
 # ---------------------------------------------------------------------------------------- trainer
 
 
+def stage_weights(run: str, base_sha: str, runs_dir: Path = REPO_ROOT / "runs") -> dict[str, Tensor]:
+    """The trained tensors of stage ``run``: the EMA of ``runs/<run>/last.pt``, else the shipped export
+    named by ``configs/train/<run>.toml`` (whose recorded base sha256 must be ``base_sha``)."""
+    last = runs_dir / run / "last.pt"
+    if last.is_file():
+        return torch.load(last, map_location="cpu", weights_only=True)["ema"]
+    from safetensors import safe_open
+
+    from sr_models.paths import CHECKPOINTS_DIR
+
+    export = CHECKPOINTS_DIR / load_finetune_config(REPO_ROOT / "configs" / "train" / f"{run}.toml").export
+    with safe_open(str(export), "pt") as handle:
+        recorded = (handle.metadata() or {}).get("base_sha256")
+        if recorded != base_sha:
+            raise ValueError(f"{export}: trained on base {recorded}, not {base_sha}")
+        return {name: handle.get_tensor(name).float() for name in handle.keys()}
+
+
+def interpolate(psnr: dict[str, Tensor], gan: dict[str, Tensor], alpha: float) -> dict[str, Tensor]:
+    """ESRGAN's network interpolation (Sec. 3.4, Eq. 7): θ = (1 − α) θ_PSNR + α θ_GAN, tensor by tensor,
+    trading the GAN stage's sharpness against the PSNR stage's fidelity without retraining."""
+    if not 0.0 <= alpha <= 1.0 or psnr.keys() != gan.keys():
+        raise ValueError(f"interpolation needs 0 ≤ α ≤ 1 and the same tensors (α = {alpha})")
+    return {n: psnr[n].float().lerp(gan[n].float(), alpha) for n in gan}
+
+
+
 def cosine_lr(config: FinetuneConfig, step: int, base: float) -> float:
     progress = min(1.0, step / max(1, config.steps))
     floor = min(config.lr_min, base)
@@ -249,8 +276,8 @@ class Finetuner:
         self.art_features = self._art_features() if config.adversarial_weight > 0 else []
 
     def _stage_weights(self, run: str) -> dict[str, Tensor]:
-        state = torch.load(REPO_ROOT / "runs" / run / "last.pt", map_location="cpu", weights_only=True)
-        return state["ema"]
+        """The EMA of run ``run``; without its run folder (a fresh checkout), the stage's shipped export."""
+        return stage_weights(run, self.base_sha)
 
     def _log(self, line: str) -> None:
         with open(self.out_dir / "log.jsonl", "a") as handle:
@@ -459,11 +486,12 @@ def artefacts_of(model) -> dict[str, Any]:
 
 
 def export_stage(config: FinetuneConfig, snapshot: Path | None = None, sets: tuple[str, ...] = ("Set5", "Set14", "B100"),
-                 force: bool = False) -> dict[str, Any]:
+                 force: bool = False, alpha: float | None = None) -> dict[str, Any]:
     """Write the trained tensors (EMA of ``last.pt``, or a validated ``snapshot``) to ``checkpoints/<export>``
     (float16 when that changes Set5 PSNR by ≤ 0.01 dB), read them back through the loader on top of the
     verified base, evaluate, measure sharpness and artefacts, and write the card (``.json``/``.md``).
-    A GAN stage whose artefact score exceeds ``MAX_ARTEFACT_RATIO`` × its PSNR stage's is refused."""
+    With ``alpha`` the exported tensors are the network interpolation (:func:`interpolate`) of the
+    ``init_from`` stage and the chosen GAN weights. A GAN stage whose artefact score exceeds ``MAX_ARTEFACT_RATIO`` × its PSNR stage's is refused."""
     from sr_models.checkpoint_io import save_safetensors_atomic
     from sr_models.evaluate import evaluate_model, iter_pairs
     from sr_models.paths import CHECKPOINTS_DIR
@@ -475,9 +503,13 @@ def export_stage(config: FinetuneConfig, snapshot: Path | None = None, sets: tup
     state = torch.load(run / "last.pt", map_location="cpu", weights_only=True)
     weights = torch.load(snapshot, map_location="cpu", weights_only=True) if snapshot else state["ema"]
     step = int(snapshot.stem.split("_")[1]) if snapshot else int(state["step"])
+    if alpha is not None:
+        weights = interpolate(stage_weights(config.init_from, state["base_sha256"]), weights, alpha)
     target = CHECKPOINTS_DIR / config.export
     meta = {"sr_arena": "house", "model_id": config.model_id, "arch": "esrgan", "base": REALESRGAN_X4PLUS.filename,
             "base_sha256": state["base_sha256"], "step": str(step), "config": json.dumps(config.as_dict())}
+    if alpha is not None:
+        meta["interpolation_alpha"] = f"{alpha:g}"
     set5 = list(iter_pairs(BENCHMARK_DIR / "Set5"))
     fp32 = target.with_name(target.stem + ".fp32.tmp.safetensors")
     save_safetensors_atomic({n: t.float().contiguous() for n, t in weights.items()}, fp32, {**meta, "dtype": "float32"})
@@ -514,6 +546,8 @@ def export_stage(config: FinetuneConfig, snapshot: Path | None = None, sets: tup
                  "augmentation": "fixed random crops with flips/rot90 (drawn once: the frozen front is cached per patch)",
                  "benchmark images": "none"},
         "steps": step, "planned_steps": config.steps,
+        "interpolation": ({"alpha": alpha, "rule": f"(1 - α) · {config.init_from} + α · GAN step {step} (ESRGAN Sec. 3.4)"}
+                          if alpha is not None else None),
         "train_seconds": round(float(state["train_seconds"]), 1),
         "steps_per_second": round(int(state["step"]) / max(float(state["train_seconds"]), 1e-9), 4),
         "step_times": step_time_stats(read_log(run / "log.jsonl")),
@@ -525,7 +559,9 @@ def export_stage(config: FinetuneConfig, snapshot: Path | None = None, sets: tup
         "perceptual_loss": ("none: the paper's VGG19 perceptual loss needs a VGG19 checkpoint and none is available "
                             "offline" if config.adversarial_weight else "not used in this stage"),
         "commands": {"train": f"python -m sr_models.train.rrdb_finetune configs/train/{config.name}.toml",
-                     "export": f"python -m sr_models.train.rrdb_finetune configs/train/{config.name}.toml --export",
+                     "export": f"python -m sr_models.train.rrdb_finetune configs/train/{config.name}.toml --export"
+                               + (f" --snapshot {snapshot.relative_to(REPO_ROOT) if snapshot.is_absolute() else snapshot}"
+                                  if snapshot else "") + (f" --alpha {alpha:g}" if alpha is not None else ""),
                      "evaluate": [f"python -m sr_models evaluate --data ../shared/data/benchmark/{s} --models bicubic,"
                                   f"{config.model_id}" for s in sets]},
         "exported_at": time.strftime("%Y-%m-%d %H:%M:%S %z"),
@@ -564,6 +600,9 @@ def stage_markdown(card: dict[str, Any]) -> str:
                       f"| artefact score | {art['percent']:.2f} % | {psnr_stage['artefacts']['percent']:.2f} % |\n\n"
                       f"Artefact score ratio to the PSNR stage: {card['artefact_ratio_to_psnr_stage']:.2f} (limit {MAX_ARTEFACT_RATIO:g}: "
                       f"{card['artefact_check']}).\n")
+    mix = card.get("interpolation")
+    interpolation = (f"\n- network interpolation (ESRGAN Sec. 3.4): the file is {mix['rule']} with α = {mix['alpha']:g}"
+                     if mix else "")
     loss = f"L1 × {cfg['l1_weight']:g}" + (f" + RaGAN adversarial × {cfg['adversarial_weight']:g} (VGG-style 128² discriminator, "
                                              f"Adam {cfg['d_lr']:g})" if cfg["adversarial_weight"] else "")
     return f"""# {card['title']} — SR Arena house weights
@@ -572,7 +611,7 @@ def stage_markdown(card: dict[str, Any]) -> str:
 - file: `checkpoints/{card['file']}` ({card['bytes']:,} bytes, {card['storage_dtype']} storage; Set5 PSNR fp32 → stored: {card['set5_psnr_fp32_vs_stored'][0]:.4f} → {card['set5_psnr_fp32_vs_stored'][1]:.4f} dB)
 - sha256: `{card['sha256']}`; kind: {card['kind']}; licence: {card['licence']}
 - training: {card['steps']:,} of {card['planned_steps']:,} planned steps, batch {cfg['batch_size']}, HR patch {4 * cfg['lr_patch']}² ({cfg['patches']:,} fixed patches), loss {loss}, Adam lr {cfg['lr']:g} (cosine to {cfg['lr_min']:g}), EMA {cfg['ema_decay']:g}, bf16 autocast {cfg['bf16']}{', initialised from run ' + cfg['init_from'] if cfg['init_from'] else ''}
-- perceptual loss: {card['perceptual_loss']}
+- perceptual loss: {card['perceptual_loss']}{interpolation}
 - data: {', '.join(card['data']['folders'])} ({card['data']['images']} images from ../shared/data/train); {card['data']['degradation']}; {card['data']['augmentation']}; no benchmark image
 - time: {card['train_seconds'] / 3600:.2f} h of training steps, {card['steps_per_second']:.3f} steps/s on a CPU shared with other work
 - hardware: {card['hardware']}
@@ -598,6 +637,16 @@ Artefact score (share of the detrended spectral energy of flat regions at the ×
 """
 
 
+def scan(trainer: Finetuner, snapshots: list[Path], alphas: list[float]) -> None:
+    """Print Set5 PSNR, gradient ratio and artefact score of every snapshot × α blend with the init stage."""
+    psnr = stage_weights(trainer.config.init_from, trainer.base_sha)
+    for path in snapshots:
+        gan = torch.load(path, map_location="cpu", weights_only=True)
+        for alpha in alphas:
+            print(json.dumps({"snapshot": str(path), "alpha": alpha,
+                              **trainer.validate(interpolate(psnr, gan, alpha))}), flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("config")
@@ -606,13 +655,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--snapshot", type=Path, default=None, help="export this validated EMA snapshot (GAN stages)")
     parser.add_argument("--sets", default="Set5,Set14,B100")
     parser.add_argument("--force", action="store_true", help="export even over the artefact limit (card says so)")
+    parser.add_argument("--alpha", type=float, default=None,
+                        help="export the network interpolation (1-α)·init_from stage + α·GAN weights (ESRGAN Sec. 3.4)")
+    parser.add_argument("--scan", type=Path, nargs="+", default=None,
+                        help="validate these snapshots (no training), blended with --alphas")
+    parser.add_argument("--alphas", default="1", help="comma-separated α values for --scan")
     args = parser.parse_args(argv)
     config = load_finetune_config(args.config)
     if args.export:
         torch.set_num_threads(config.threads or torch.get_num_threads())
-        card = export_stage(config, args.snapshot, tuple(args.sets.split(",")), args.force)
-        print(json.dumps({k: card.get(k) for k in ("file", "steps", "results", "sharpness_set5", "artefacts",
-                                                   "artefact_ratio_to_psnr_stage")}, indent=1))
+        card = export_stage(config, args.snapshot, tuple(args.sets.split(",")), args.force, args.alpha)
+        print(json.dumps({k: card.get(k) for k in ("file", "steps", "interpolation", "results", "sharpness_set5",
+                                                   "artefacts", "artefact_ratio_to_psnr_stage")}, indent=1))
+        return 0
+    if args.scan:
+        scan(Finetuner(config), args.scan, [float(a) for a in args.alphas.split(",")])
         return 0
     trainer = Finetuner(config)
     trainer.resume()
