@@ -219,7 +219,7 @@ def test_house_sources_come_last_and_srresnet_is_an_extra_card():
         assert all(s.kind is not WeightsKind.HOUSE for s in sources[:-1]) and len(sources) >= 2
     assert "4/20 groups" in get_card("san").sources[-1].description
     assert get_card("srresnet").sources[-1].filename == "house/srresnet_x4.safetensors"
-    assert "srresnet" not in CARDS  # the app's five methods are unchanged
+    assert CARDS["srresnet"].twin_of == "srgan"  # a method of its own, SRGAN's PSNR-oriented twin (issue 13)
 
 
 def test_train_cli_runs_steps_and_resumes(tiny_data):
@@ -310,3 +310,27 @@ def test_training_validation_scores_the_averaged_weights_with_re_estimated_batch
     copied = validate(trainer.ema, trainer.val_pairs, value_range, torch.device("cpu"))
     assert scored["psnr"] != pytest.approx(copied["psnr"], rel=1e-6)
     assert all(torch.equal(v, ema[k]) for k, v in trainer.ema.state_dict().items())  # the EMA itself is untouched
+
+
+def test_a_gan_stage_without_its_psnr_run_starts_from_the_shipped_psnr_checkpoint(tiny_data, tmp_path):
+    """A fresh checkout has no runs/: SRGAN's init_from run falls back to the house SRResNet it exported."""
+    from sr_models.checkpoint_io import read_state_dict
+    from sr_models.paths import CHECKPOINTS_DIR
+
+    shipped = CHECKPOINTS_DIR / "house" / "srresnet_x4.safetensors"
+    if not shipped.is_file():
+        pytest.skip("the shipped house SRResNet is absent")
+    config = dataclasses.replace(load_config(CONFIGS / "srgan.toml"), data_dirs=[str(tiny_data)], val_set="", threads=2)
+    trainer = make_trainer(config, out_dir=tmp_path / "srgan", cache=False, quiet=True)
+    for name, value in read_state_dict(shipped).items():
+        assert torch.equal(trainer.model.state_dict()[name].float(), value.float()), name
+
+
+def test_gan_stage_validation_keeps_each_snapshot_with_its_artefact_score(tiny_data, tmp_path):
+    config = tiny_config(tiny_data, model_id="srgan", arch="srgan", arch_args={"num_blocks": 1, "num_feat": 8},
+                         loss="mse", adversarial_weight=1e-3, steps=2, val_every=2, val_set="Set5")
+    trainer = make_trainer(config, out_dir=tmp_path / "gan", cache=False, quiet=True)
+    trainer.run()
+    assert 0.0 <= trainer.last_val["artefacts"] <= 100.0
+    snapshot = torch.load(tmp_path / "gan" / "ema_000002.pt", weights_only=True)
+    assert snapshot.keys() == trainer.ema.state_dict().keys()

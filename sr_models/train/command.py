@@ -14,6 +14,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-minutes", type=float, default=None, help="stop (and save) after this much wall time")
     p.add_argument("--export", action="store_true",
                    help="do not train: export runs/<name>/last.pt to checkpoints/ with its model card")
+    p.add_argument("--snapshot", default=None,
+                   help="with --export: ship this validated GAN-stage snapshot (runs/<name>/ema_<step>.pt)")
     p.add_argument("--threads", type=int, default=None,
                    help="torch CPU threads for this invocation (overrides the config; e.g. 1 per run when two runs share 2 cores)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -27,7 +29,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.export:
         from .export import export_run
 
-        card = export_run(config)
+        card = export_run(config, snapshot=args.snapshot)
         print(json.dumps({k: card[k] for k in ("file", "steps", "results", "sharpness_set5", "storage_dtype")}, indent=1))
         return 0
     from .loop import make_trainer

@@ -66,13 +66,18 @@ def sharpness(model: LoadedModel, pairs: list) -> dict[str, float]:
 
 
 def export_run(config: TrainConfig, out_dir: Path | None = None, checkpoints_dir: Path | None = None,
-               sets: tuple[str, ...] = ("Set5", "Set14")) -> dict[str, Any]:
-    """Write the house checkpoint and its card; returns the card (a JSON-able dict)."""
+               sets: tuple[str, ...] = ("Set5", "Set14"), snapshot: Path | None = None) -> dict[str, Any]:
+    """Write the house checkpoint and its card; returns the card (a JSON-able dict). ``snapshot``: a GAN
+    stage's validated ``runs/<name>/ema_<step>.pt`` to ship instead of the last EMA."""
     if not config.export:
         raise ValueError(f"config {config.name} has no 'export' file name")
     out_dir = Path(out_dir) if out_dir else run_dir(config)
     target = Path(checkpoints_dir or CHECKPOINTS_DIR) / config.export
     state = torch.load(out_dir / "last.pt", map_location="cpu", weights_only=True)
+    run_steps = int(state["step"])
+    if snapshot is not None:
+        state = {**state, "ema": torch.load(snapshot, map_location="cpu", weights_only=True),
+                 "step": int(Path(snapshot).stem.split("_")[1])}
     averaged = {k: v.float() if v.is_floating_point() else v for k, v in state["ema"].items()}
     weights = recalibrate_batch_norm(averaged, config)
     set5 = list(iter_pairs(BENCHMARK_DIR / sets[0]))
@@ -121,7 +126,7 @@ def export_run(config: TrainConfig, out_dir: Path | None = None, checkpoints_dir
         "changed_during_run": config_changes(log.get("config", {}), config.as_dict()),
         "train_seconds": round(float(state["train_seconds"]), 1),
         "wall_seconds": round(float(state["wall_seconds"]), 1),
-        "steps_per_second": round(state["step"] / max(float(state["train_seconds"]), 1e-9), 4),
+        "steps_per_second": round(run_steps / max(float(state["train_seconds"]), 1e-9), 4),
         "step_times": step_time_stats(records),
         "hardware": "; ".join(run_hardware(records)),
         "results": results,
@@ -131,7 +136,8 @@ def export_run(config: TrainConfig, out_dir: Path | None = None, checkpoints_dir
             "batches (torch.optim.swa_utils.update_bn)" if weights is not averaged else ""),
         "commands": {
             "train": f"python -m sr_models train configs/train/{config.name}.toml --resume",
-            "export": f"python -m sr_models train configs/train/{config.name}.toml --export",
+            "export": f"python -m sr_models train configs/train/{config.name}.toml --export"
+                      + (f" --snapshot runs/{config.name}/{Path(snapshot).name}" if snapshot else ""),
             "evaluate": evaluate_commands(config.model_id, sets),
         },
         "exported_at": time.strftime("%Y-%m-%d %H:%M:%S %z"),

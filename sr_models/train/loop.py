@@ -167,11 +167,21 @@ class Trainer:
         return True
 
     def init_generator_from(self, run_name: str) -> None:
-        """Start the generator from another run's last checkpoint (SRGAN from SRResNet)."""
+        """Start the generator from another run's last checkpoint (SRGAN from SRResNet); without that
+        run folder (a fresh checkout), from the house checkpoint its config exports."""
         path = self.out_dir.parent / run_name / "last.pt"
-        state = torch.load(path, map_location=self.device, weights_only=True)
-        self.model.load_state_dict(state["ema"])
-        self.ema.load_state_dict(state["ema"])
+        if path.is_file():
+            weights = torch.load(path, map_location=self.device, weights_only=True)["ema"]
+        else:
+            from sr_models.checkpoint_io import read_state_dict
+            from sr_models.paths import CHECKPOINTS_DIR, REPO_ROOT
+
+            from .config import load_config
+
+            shipped = CHECKPOINTS_DIR / load_config(REPO_ROOT / "configs" / "train" / f"{run_name}.toml").export
+            weights = {k: v.float() if v.is_floating_point() else v for k, v in read_state_dict(shipped).items()}
+        self.model.load_state_dict(weights)
+        self.ema.load_state_dict(weights)
 
     # ------------------------------------------------------------------ steps
 
@@ -265,6 +275,10 @@ class Trainer:
             network.load_state_dict(recalibrate_batch_norm(weights, self.config, pairs=self.sampler.pairs))
             network.to(self.device)
         self.last_val = validate(network, self.val_pairs, self.value_range, self.device, self.config.scale)
+        if self.config.adversarial_weight > 0:  # GAN stages: keep the validated weights and their artefact score
+            self.last_val["artefacts"] = artefact_percent(network, self.value_range, self.device)
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            _atomic_torch_save(network.state_dict(), self.out_dir / f"ema_{self.step:06d}.pt")
         return self.last_val
 
     def _log(self, record: dict[str, Any]) -> None:
@@ -323,6 +337,18 @@ class Trainer:
         return {"step": self.step, "target": target, "losses": losses, "val": self.last_val,
                 "steps_per_second": self.step / max(self.train_seconds, 1e-9) if self.step else 0.0,
                 "finished": self.step >= cfg.steps}
+
+
+def artefact_percent(network: nn.Module, value_range: float, device: torch.device) -> float:
+    """The artefact score (:mod:`sr_models.artefacts`) of ``network`` on Set14 and the app's examples."""
+    from sr_models.artefacts import artefact_score, measurement_inputs
+    from sr_models.paths import REPO_ROOT
+
+    from .validate import BENCHMARK_DIR, run_on_image
+
+    network.eval()
+    inputs = [lr for _, lr in measurement_inputs(BENCHMARK_DIR / "Set14" / "LR_bicubic" / "X4", REPO_ROOT / "examples")]
+    return artefact_score([run_on_image(network, lr, value_range, device) for lr in inputs], inputs).percent
 
 
 def threading_is_main() -> bool:
