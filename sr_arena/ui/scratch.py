@@ -1,12 +1,19 @@
-"""The app's own temporary files: one folder per request, written atomically, removed when done.
+"""The app's own temporary files: one folder per request, written atomically, aged out by the app.
 
 Every file the app hands Gradio (panel PNGs, the zip, the ``/enlarge`` output) is written under
-one per-process root (``<system temp>/sr-arena-<random>/``) in a folder of its request's own, under
-a name unique to that request, and renamed into place once complete, so no reader ever sees a
-partial file and two requests never share a path. Gradio copies what it serves into its own cache
-(bounded by the Blocks' ``delete_cache``); a request's folder is removed as soon as Gradio has that
-copy (:meth:`Scratch.release`), and any folder older than ``SR_ARENA_TEMP_MAX_AGE`` (a request
-abandoned mid-way) on the next request. The root goes when the process exits.
+one per-process root in a folder of its request's own, under a name unique to that request, and
+renamed into place once complete, so no reader ever sees a partial file and two requests never
+share a path.
+
+The root lives inside Gradio's cache folder (``GRADIO_TEMP_DIR``, else ``<system temp>/gradio``),
+so Gradio serves these files where they are instead of copying them, and the app alone decides when
+they go: a sweeper thread removes every request folder untouched for ``SR_ARENA_TEMP_MAX_AGE``
+seconds, checking every quarter of that age (so nothing outlives 1.25× the age). Relying on Gradio's
+``delete_cache`` is not enough: Gradio 6.31 tracks a served file in the component's ``temp_files``,
+but a component that a streamed update left unchanged (``gr.update()``) is replaced in the session
+state by an unrendered copy whose ``temp_files`` no sweep reads, so every later file sent to it
+(the low-res panel, one per comparison) was never deleted (issue 11). The root goes when the
+process exits.
 """
 from __future__ import annotations
 
@@ -19,11 +26,14 @@ import time
 import uuid
 from pathlib import Path
 
+import gradio.utils
 import numpy as np
 from PIL import Image
 
 from sr_arena import settings
 
+#: The empty file whose mtime says when a request folder was made or released.
+MARKER = ".last-used"
 #: zlib level of the PNGs the app serves: 1 encodes a 1024² image ~3× faster than the default 6, still lossless.
 PNG_LEVEL = 1
 
@@ -31,16 +41,35 @@ PNG_LEVEL = 1
 class Scratch:
     """A per-process root of per-request temporary folders (see the module docstring)."""
 
-    def __init__(self, max_age_s: float, parent: str | None = None) -> None:
+    def __init__(self, max_age_s: float, parent: str | Path | None = None, sweep_every_s: float | None = None) -> None:
+        """``parent``: where the root is made (default: Gradio's cache folder); ``sweep_every_s``: how
+        often the sweeper thread runs (default: a quarter of ``max_age_s``; ``0``: no thread)."""
         self.max_age_s = max_age_s
+        parent = Path(parent if parent is not None else gradio.utils.get_upload_folder()).resolve()
+        parent.mkdir(parents=True, exist_ok=True)
         self.root = Path(tempfile.mkdtemp(prefix="sr-arena-", dir=parent))
         self._lock = threading.Lock()
-        atexit.register(shutil.rmtree, self.root, True)
+        self._closed = threading.Event()
+        every = max(1.0, max_age_s / 4) if sweep_every_s is None else sweep_every_s
+        if every > 0:
+            threading.Thread(target=self._sweep_forever, args=(every,), name="sr-scratch-sweep", daemon=True).start()
+        atexit.register(self.close)
+
+    def _sweep_forever(self, every: float) -> None:
+        while not self._closed.wait(every):
+            self.sweep()
+
+    def close(self) -> None:
+        """Stop the sweeper and remove the root with everything in it."""
+        self._closed.set()
+        shutil.rmtree(self.root, ignore_errors=True)
 
     def folder(self, tag: str) -> Path:
         """A new empty folder for one request (older abandoned folders are swept first)."""
         self.sweep()
-        return Path(tempfile.mkdtemp(prefix=f"{tag}-", dir=self.root))
+        folder = Path(tempfile.mkdtemp(prefix=f"{tag}-", dir=self.root))
+        (folder / MARKER).touch()
+        return folder
 
     def sweep(self, now: float | None = None) -> int:
         """Remove request folders older than ``max_age_s``; returns how many went."""
@@ -49,7 +78,7 @@ class Scratch:
         with self._lock:
             for entry in list(os.scandir(self.root)):
                 try:
-                    old = now - entry.stat(follow_symlinks=False).st_mtime > self.max_age_s
+                    old = now - _last_used(entry.path) > self.max_age_s
                 except FileNotFoundError:
                     continue
                 if old:
@@ -59,17 +88,42 @@ class Scratch:
 
     @staticmethod
     def release(folder: str | Path) -> None:
-        """Remove one request's folder (Gradio has its own copy of what was served)."""
-        shutil.rmtree(folder, ignore_errors=True)
+        """One request is done with its folder: its age counts from now (Gradio serves the files in
+        place, so browsers still fetching them keep them for ``SR_ARENA_TEMP_MAX_AGE``)."""
+        try:
+            (Path(folder) / MARKER).touch()
+        except FileNotFoundError:
+            pass
 
     def usage_bytes(self) -> int:
-        """Bytes of every file under the root."""
-        return sum(p.stat().st_size for p in self.root.rglob("*") if p.is_file())
+        """Bytes of every file under the root (files the sweeper removes meanwhile count 0)."""
+        total = 0
+        for path in self.root.rglob("*"):
+            try:
+                total += path.stat().st_size if path.is_file() else 0
+            except FileNotFoundError:
+                continue
+        return total
+
+
+def _last_used(folder: str) -> float:
+    """When a request folder was last written or released: its newest file's mtime (the marker's
+    included). Not the folder's own mtime, which Gradio's ``delete_cache`` bumps when it removes a
+    file it was tracking."""
+    times = [entry.stat(follow_symlinks=False).st_mtime for entry in os.scandir(folder)]
+    return max(times) if times else os.stat(folder).st_mtime
+
+
+def _in_folder(folder: str | Path) -> Path:
+    """``folder``, made again if the sweeper removed it (a request slower than the age limit)."""
+    path = Path(folder)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def write_png(folder: str | Path, stem: str, image: np.ndarray) -> str:
     """Write ``image`` as ``<folder>/<stem>-<unique>.png`` atomically (temporary name, then rename)."""
-    path = Path(folder) / f"{stem}-{uuid.uuid4().hex[:12]}.png"
+    path = _in_folder(folder) / f"{stem}-{uuid.uuid4().hex[:12]}.png"
     staging = path.with_name(f".{path.name}.part")
     Image.fromarray(np.ascontiguousarray(image)).save(staging, format="PNG", compress_level=PNG_LEVEL)
     os.replace(staging, path)
@@ -78,7 +132,7 @@ def write_png(folder: str | Path, stem: str, image: np.ndarray) -> str:
 
 def copy_file(folder: str | Path, stem: str, source: str | Path) -> str:
     """Copy ``source`` to a unique name in ``folder`` atomically."""
-    path = Path(folder) / f"{stem}-{uuid.uuid4().hex[:12]}{Path(source).suffix}"
+    path = _in_folder(folder) / f"{stem}-{uuid.uuid4().hex[:12]}{Path(source).suffix}"
     staging = path.with_name(f".{path.name}.part")
     shutil.copyfile(source, staging)
     os.replace(staging, path)
