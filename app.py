@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from sr_arena.ui import zerogpu  # noqa: I001 - first: it imports `spaces` (ZeroGPU) before anything touches CUDA
 from sr_arena import settings
 from sr_arena.ui.compare_tab import build_api, build_compare_tab
 from sr_arena.ui.models import ModelPool
@@ -23,6 +24,8 @@ TITLE = "# SR Arena\nEnlarge an image ×4 with five super-resolution methods and
 def build_demo(pool: ModelPool | None = None) -> gr.Blocks:
     """The whole app: status line, Compare and Models tabs (Rate/Results are added by the MOS study)."""
     pool = (pool or ModelPool()).start()
+    if zerogpu.on_zero_gpu():  # ZeroGPU moves the weights placed on CUDA to its GPUs at launch: place them all first
+        pool.wait()
     warning = storage_warning(settings.current())
 
     def status_line() -> str:

@@ -10,7 +10,7 @@ The engine's own variables (checkpoints, device, threads, precision) live in
 | ``SR_ARENA_MAX_LR_SIDE`` | 512 | longest side of the low-resolution image (originals up to 4× that) |
 | ``SR_ARENA_MAX_UPLOAD_MB`` | 25 | largest upload |
 | ``SR_ARENA_CONCURRENCY`` | 1 | comparisons run at once (Gradio queue limit of the heavy events) |
-| ``SR_ARENA_DATA_DIR`` | ``/data`` if writable, else ``data/`` | runtime state: the vote database, study stimuli, cached outputs |
+| ``SR_ARENA_DATA_DIR`` | ``data/`` in the repository | runtime state: the vote database, study stimuli, cached outputs (on a Space: where a storage bucket is mounted) |
 | ``SR_ARENA_DB`` | ``<data dir>/sr_arena.sqlite3`` | the SQLite vote database |
 | ``DATABASE_URL`` | unset | ``postgresql://…``: store votes in PostgreSQL instead (several replicas) |
 | ``SR_ARENA_MIN_VOTE_INTERVAL`` | 1 | minimum seconds between one rater's votes |
@@ -23,6 +23,8 @@ The engine's own variables (checkpoints, device, threads, precision) live in
 | ``SR_ARENA_BATTLES_PER_RATER`` | 24 | pairs each rater judges in battle mode (every 8th is a gold item) |
 | ``SR_ARENA_OWNER_PASSWORD`` | unset | password of the Class tab's study builder (unset: the builder is locked) |
 | ``SR_ARENA_TEMP_MAX_AGE`` | 3600 | seconds a served file (panels, zip, API output) is kept in the temp folders |
+| ``SR_ARENA_GPU_DURATION_MIN`` / ``_MAX`` | 5 / 120 | ZeroGPU: bounds (s) of the duration booked per method run |
+| ``SR_ARENA_GPU_DURATION_FACTOR`` | 2 | ZeroGPU: duration = factor × the run's FLOP estimate + 3 s, then clamped |
 | ``SR_ARENA_STORAGE_EPHEMERAL`` | ``1`` unless ``DATABASE_URL``, ``SR_ARENA_DB`` or ``SR_ARENA_DATA_DIR`` is set | ``1``: votes are on disk that a restart wipes (the status line warns); ``0``: it persists |
 """
 from __future__ import annotations
@@ -60,15 +62,15 @@ class Settings:
     owner_password: str = ""
     temp_max_age_s: float = 3600.0
     storage_ephemeral_override: bool | None = None
+    gpu_duration_min_s: float = 5.0
+    gpu_duration_max_s: float = 120.0
+    gpu_duration_factor: float = 2.0
 
     @property
     def data_dir(self) -> Path:
-        """``SR_ARENA_DATA_DIR``, else ``/data`` when it exists and is writable, else ``data/`` in the repository."""
-        if self.data_dir_override is not None:
-            return self.data_dir_override
-        if Path("/data").is_dir() and os.access("/data", os.W_OK):
-            return Path("/data")
-        return REPO_ROOT / "data"
+        """``SR_ARENA_DATA_DIR``, else ``data/`` in the repository. No path is guessed: a Space's
+        storage bucket is mounted wherever its owner chose, and ``/data`` exists only if they chose it."""
+        return self.data_dir_override if self.data_dir_override is not None else REPO_ROOT / "data"
 
     @property
     def storage_ephemeral(self) -> bool:
@@ -122,6 +124,9 @@ def from_environ(environ: Mapping[str, str] | None = None) -> Settings:
         temp_max_age_s=float(get("SR_ARENA_TEMP_MAX_AGE") or defaults.temp_max_age_s),
         storage_ephemeral_override=(None if get("SR_ARENA_STORAGE_EPHEMERAL") is None
                                     else get("SR_ARENA_STORAGE_EPHEMERAL") not in ("0", "false", "no")),
+        gpu_duration_min_s=float(get("SR_ARENA_GPU_DURATION_MIN") or defaults.gpu_duration_min_s),
+        gpu_duration_max_s=float(get("SR_ARENA_GPU_DURATION_MAX") or defaults.gpu_duration_max_s),
+        gpu_duration_factor=float(get("SR_ARENA_GPU_DURATION_FACTOR") or defaults.gpu_duration_factor),
     )
 
 

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 
 def default_directory() -> Path:
-    """``<data dir>/output_cache`` (``SR_ARENA_DATA_DIR``, ``/data`` on a Space, else ``data/``)."""
+    """``<data dir>/output_cache`` (``SR_ARENA_DATA_DIR``, else ``data/``; on a Space, a mounted bucket keeps it)."""
     from sr_arena.mos.storage import data_dir
 
     return data_dir() / "output_cache"

@@ -22,12 +22,13 @@ import numpy as np
 from sr_models.disk_cache import DiskCache
 from sr_models.image_io import image_sha256
 from sr_models.imresize import bicubic_downscale, hr_and_lr, nearest_upscale
-from sr_models.inference import UpscaleResult, cache_key, resolve_precision, upscale_with_info
+from sr_models.inference import UpscaleResult, cache_key, resolve_precision
 from sr_models.loader import LoadedModel
 from sr_models.metrics import calculate_psnr, calculate_ssim
 from sr_models.progress import CancelFlag, ProgressFn
 from sr_models.registry import CARDS
 
+from . import zerogpu
 from .models import ModelPool, Unavailable
 from .uploads import LOW_RES, ORIGINAL, SCALE
 
@@ -189,7 +190,9 @@ def enlarge_method(comparison: Comparison, model_id: str, pool: ModelPool, preci
                    disk: DiskCache | None = None, persist: bool = False) -> MethodRun:
     """Enlarge with one method (no scores yet: :func:`score_run`); the run is stored and returned.
 
-    Reads ``disk`` first; ``persist`` writes a computed output there. ``progress``/``cancel``:
+    Reads ``disk`` first; ``persist`` writes a computed output there. A computed output runs
+    inside ``spaces.GPU`` with a duration from this input's estimate (:mod:`.zerogpu`; the
+    identity off ZeroGPU). ``progress``/``cancel``:
     see :func:`sr_models.inference.run_network`; a stopped run raises
     :class:`sr_models.progress.Cancelled` and stores nothing.
     """
@@ -200,8 +203,8 @@ def enlarge_method(comparison: Comparison, model_id: str, pool: ModelPool, preci
     else:
         try:
             found = cached_result(disk, loaded, comparison.lr, precision)
-            result = found[0] if found else upscale_with_info(loaded, comparison.lr, precision,
-                                                              progress=progress, cancel=cancel)
+            result = found[0] if found else zerogpu.upscale(loaded, pool.profile(model_id), comparison.lr, precision,
+                                                            progress=progress, cancel=cancel)
         except (RuntimeError, ValueError, MemoryError) as error:
             run.error = f"{type(error).__name__}: {error}"
         else:
