@@ -121,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "guard passed; exact: float32 NCHW as the authors' test scripts")
     p.set_defaults(func=cmd_upscale)
 
-    p = sub.add_parser("evaluate", help="PSNR/SSIM on a benchmark directory (HR/ + LR_bicubic/X4/)")
+    p = sub.add_parser("evaluate", help="PSNR/SSIM/NIQE on a benchmark directory (HR/ + LR_bicubic/X4/)")
     p.add_argument("--data", required=True, nargs="+", metavar="DIR",
                    help="one or more dataset directories (e.g. ../shared/data/benchmark/Set5)")
     p.add_argument("--models", type=_model_ids, default=list(CARDS))
@@ -143,6 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dest", default=str(CHECKPOINTS_DIR))
     p.add_argument("--timeout", type=float, default=30.0)
     p.set_defaults(func=cmd_fetch)
+
+    from .niqe_fetch import add_parser as add_fetch_niqe_parser
+
+    add_fetch_niqe_parser(sub)
 
     from . import guard
 

@@ -8,7 +8,11 @@ Measurements are kept in one place, ``results/measured.json``, keyed by the sha2
 checkpoint they were measured with (the model id for bicubic, which has none)::
 
     {sha256: {"model", "checkpoint", "kind",
-              "datasets": {"Set5": {"psnr", "ssim", "n", "lr", "precision", "date", "seconds"}}}}
+              "datasets": {"Set5": {"psnr", "ssim", "n", "lr", "precision", "date", "seconds", "niqe"?}}}}
+
+Beside PSNR/SSIM, :func:`evaluate` reports NIQE (:mod:`sr_models.niqe`, no reference: crop 4, Y
+channel, BasicSR's defaults) as ``"niqe"``: the mean over the images large enough for it (two
+96×96 patches), ``None`` when none is or its parameters are not installed (``"niqe_note"`` says why).
 
 ``python -m sr_models evaluate --data DIR --record`` adds or replaces the entries of every
 checkpoint it ran (:func:`record`); the Models tab shows the entry of the checkpoint that runs.
@@ -29,6 +33,7 @@ from .imresize import imresize, modcrop
 from .inference import upscale
 from .loader import LoadedModel, ModelUnavailableError, load_model
 from .metrics import calculate_psnr, calculate_ssim
+from .niqe import NiqeUnavailableError, calculate_niqe, fits, pristine_model
 from .paths import CHECKPOINTS_DIR, REPO_ROOT, SHARED_DIR
 
 IMAGE_SUFFIXES = {".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff"}
@@ -47,6 +52,7 @@ class ModelResult:
     seconds: float
     checkpoint: dict[str, str]
     per_image: dict[str, dict[str, float]] = field(default_factory=dict)
+    niqe: float | None = None  # mean over the images NIQE fits (None: none, or NIQE not asked for)
 
 
 def iter_pairs(data_dir: Path, scale: int = 4, lr_from_hr: bool = False) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
@@ -86,8 +92,12 @@ def checkpoint_summary(model: LoadedModel) -> dict[str, str]:
 
 
 def evaluate_model(model: LoadedModel, pairs: list[tuple[str, np.ndarray, np.ndarray]],
-                   precision: str = "exact") -> ModelResult:
-    """PSNR/SSIM (Y channel, crop = scale) of ``model`` over ``pairs``, with wall time."""
+                   precision: str = "exact", niqe: bool = False) -> ModelResult:
+    """PSNR/SSIM (Y channel, crop = scale) of ``model`` over ``pairs``, with wall time.
+
+    ``niqe``: also NIQE of each output (crop = scale, Y), where the image is large enough
+    (:func:`sr_models.niqe.fits`); its parameters must be installed (:func:`niqe_status`).
+    """
     scale = model.card.scale
     per_image: dict[str, dict[str, float]] = {}
     start = time.perf_counter()
@@ -98,7 +108,10 @@ def evaluate_model(model: LoadedModel, pairs: list[tuple[str, np.ndarray, np.nda
             "psnr": calculate_psnr(sr, hr, crop_border=scale, test_y_channel=True),
             "ssim": calculate_ssim(sr, hr, crop_border=scale, test_y_channel=True),
         }
+        if niqe and fits(sr.shape, scale):
+            per_image[name]["niqe"] = calculate_niqe(sr, crop_border=scale, convert_to="y")
     seconds = time.perf_counter() - start
+    niqes = [s["niqe"] for s in per_image.values() if "niqe" in s and np.isfinite(s["niqe"])]
     return ModelResult(
         model_id=model.id,
         psnr=float(np.mean([s["psnr"] for s in per_image.values()])),
@@ -107,12 +120,23 @@ def evaluate_model(model: LoadedModel, pairs: list[tuple[str, np.ndarray, np.nda
         seconds=seconds,
         checkpoint=checkpoint_summary(model),
         per_image=per_image,
+        niqe=float(np.mean(niqes)) if niqes else None,
     )
+
+
+def niqe_status() -> str | None:
+    """Why NIQE cannot be measured here (``None``: it can)."""
+    try:
+        pristine_model()
+    except NiqeUnavailableError as error:
+        return str(error)
+    return None
 
 
 def evaluate(data_dir: Path, model_ids: list[str], lr_from_hr: bool = False, precision: str = "exact") -> dict:
     """Evaluate every model on one dataset; unavailable models are listed with their reason."""
     pairs = list(iter_pairs(data_dir, lr_from_hr=lr_from_hr))
+    niqe_note = niqe_status()
     results: dict[str, dict] = {}
     unavailable: dict[str, str] = {}
     for model_id in model_ids:
@@ -121,17 +145,21 @@ def evaluate(data_dir: Path, model_ids: list[str], lr_from_hr: bool = False, pre
         except ModelUnavailableError as error:
             unavailable[model_id] = str(error)
             continue
-        result = evaluate_model(model, pairs, precision)
+        result = evaluate_model(model, pairs, precision, niqe=niqe_note is None)
         results[model_id] = {
             "psnr": result.psnr,
             "ssim": result.ssim,
+            "niqe": result.niqe,
             "n": result.n,
             "seconds": result.seconds,
             "checkpoint": result.checkpoint,
             "per_image": result.per_image,
         }
-    return {"dataset": data_dir.name, "lr": "from HR (MATLAB bicubic)" if lr_from_hr else "LR_bicubic/X4",
-            "precision": precision, "results": results, "unavailable": unavailable}
+    report = {"dataset": data_dir.name, "lr": "from HR (MATLAB bicubic)" if lr_from_hr else "LR_bicubic/X4",
+              "precision": precision, "results": results, "unavailable": unavailable}
+    if niqe_note is not None:
+        report["niqe_note"] = niqe_note
+    return report
 
 
 def measurement_key(model_id: str, sha256: str) -> str:
@@ -156,9 +184,12 @@ def read_measured(path: Path = MEASURED_FILE) -> dict[str, dict]:
 
 
 def _dataset_entry(result: dict, report: dict, date: str) -> dict:
-    return {"psnr": round(result["psnr"], 4), "ssim": round(result["ssim"], 5), "n": result["n"],
-            "lr": report["lr"], "precision": report["precision"], "date": date,
-            "seconds": round(result["seconds"], 1)}
+    entry = {"psnr": round(result["psnr"], 4), "ssim": round(result["ssim"], 5), "n": result["n"],
+             "lr": report["lr"], "precision": report["precision"], "date": date,
+             "seconds": round(result["seconds"], 1)}
+    if result.get("niqe") is not None:
+        entry["niqe"] = round(result["niqe"], 4)
+    return entry
 
 
 def record(report: dict, path: Path = MEASURED_FILE, date: str | None = None) -> list[str]:
@@ -189,12 +220,16 @@ def write_measured(measured: dict[str, dict], path: Path = MEASURED_FILE) -> Non
 
 
 def format_table(report: dict) -> str:
-    """A paper-style table: method, PSNR, SSIM, images, seconds, weights."""
+    """A paper-style table: method, PSNR, SSIM, NIQE, images, seconds, weights."""
     lines = [f"{report['dataset']} ×4 (Y channel, crop 4; LR: {report['lr']})",
-             f"{'method':<10} {'PSNR':>7} {'SSIM':>7} {'n':>4} {'seconds':>8}  weights"]
+             f"{'method':<10} {'PSNR':>7} {'SSIM':>7} {'NIQE':>7} {'n':>4} {'seconds':>8}  weights"]
     for model_id, r in report["results"].items():
         weights = f"{r['checkpoint']['kind']} {r['checkpoint']['sha256'][:12]}".strip()
-        lines.append(f"{model_id:<10} {r['psnr']:7.2f} {r['ssim']:7.4f} {r['n']:4d} {r['seconds']:8.1f}  {weights}")
+        niqe = "—" if r.get("niqe") is None else f"{r['niqe']:.3f}"
+        lines.append(f"{model_id:<10} {r['psnr']:7.2f} {r['ssim']:7.4f} {niqe:>7} {r['n']:4d} {r['seconds']:8.1f}"
+                     f"  {weights}")
     for model_id, reason in report["unavailable"].items():
-        lines.append(f"{model_id:<10} {'—':>7} {'—':>7} {'—':>4} {'—':>8}  {reason}")
+        lines.append(f"{model_id:<10} {'—':>7} {'—':>7} {'—':>7} {'—':>4} {'—':>8}  {reason}")
+    if report.get("niqe_note"):
+        lines.append(report["niqe_note"])
     return "\n".join(lines)
