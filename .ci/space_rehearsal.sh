@@ -7,7 +7,12 @@ set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d "${TMPDIR:-/tmp}/sr-arena-rehearsal-XXXXXX")"
 server=""
-cleanup() { [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null; rm -rf "$work"; }
+cleanup() {  # keeps the rehearsal's own exit status (the server's SIGTERM status is not a failure)
+    local status=$?
+    if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi
+    rm -rf "$work"
+    exit "$status"
+}
 trap cleanup EXIT
 
 git clone -q --no-hardlinks "$repo" "$work/space"          # committed files only; $work/shared does not exist
