@@ -21,6 +21,8 @@ The engine's own variables (checkpoints, device, threads, precision) live in
 | ``SR_ARENA_STUDY_METHODS`` | every method with weights | comma-separated method ids |
 | ``SR_ARENA_GOLD_MAX_FAIL`` | 0.25 | share of failed gold items that flags a rater |
 | ``SR_ARENA_BATTLES_PER_RATER`` | 24 | pairs each rater judges in battle mode (every 8th is a gold item) |
+| ``SR_ARENA_SECRET`` | generated once into ``<data dir>/deployment_secret`` (mode 0600) | the deployment's secret key: rater ids are derived from the browser's token with it, and exports name raters by per-study pseudonyms keyed with it (set the same value on every replica) |
+| ``SR_ARENA_NEW_RATERS_PER_HOUR`` | 60 | new raters one client address may start per hour (each browser session starts at most one) |
 | ``SR_ARENA_OWNER_PASSWORD`` | unset | password of the Class tab's study builder (unset: the builder is locked) |
 | ``SR_ARENA_TEMP_MAX_AGE`` | 3600 | seconds a served file (panels, zip, API output) is kept in the temp folders |
 | ``SR_ARENA_GPU_DURATION_MIN`` / ``_MAX`` | 5 / 120 | ZeroGPU: bounds (s) of the duration booked per method run |
@@ -30,6 +32,7 @@ The engine's own variables (checkpoints, device, threads, precision) live in
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
@@ -60,6 +63,8 @@ class Settings:
     gold_max_fail_share: float = 0.25
     battles_per_rater: int = 24
     owner_password: str = ""
+    secret: str = ""
+    new_raters_per_hour: int = 60
     temp_max_age_s: float = 3600.0
     storage_ephemeral_override: bool | None = None
     gpu_duration_min_s: float = 5.0
@@ -121,6 +126,8 @@ def from_environ(environ: Mapping[str, str] | None = None) -> Settings:
         gold_max_fail_share=float(get("SR_ARENA_GOLD_MAX_FAIL") or defaults.gold_max_fail_share),
         battles_per_rater=int(get("SR_ARENA_BATTLES_PER_RATER") or defaults.battles_per_rater),
         owner_password=get("SR_ARENA_OWNER_PASSWORD") or "",
+        secret=get("SR_ARENA_SECRET") or "",
+        new_raters_per_hour=int(get("SR_ARENA_NEW_RATERS_PER_HOUR") or defaults.new_raters_per_hour),
         temp_max_age_s=float(get("SR_ARENA_TEMP_MAX_AGE") or defaults.temp_max_age_s),
         storage_ephemeral_override=(None if get("SR_ARENA_STORAGE_EPHEMERAL") is None
                                     else get("SR_ARENA_STORAGE_EPHEMERAL") not in ("0", "false", "no")),
@@ -128,6 +135,41 @@ def from_environ(environ: Mapping[str, str] | None = None) -> Settings:
         gpu_duration_max_s=float(get("SR_ARENA_GPU_DURATION_MAX") or defaults.gpu_duration_max_s),
         gpu_duration_factor=float(get("SR_ARENA_GPU_DURATION_FACTOR") or defaults.gpu_duration_factor),
     )
+
+
+SECRET_FILE_NAME = "deployment_secret"
+_SECRETS: dict[str, bytes] = {}
+
+
+def deployment_secret(config: Settings | None = None) -> bytes:
+    """The deployment's secret key: ``SR_ARENA_SECRET``, else ``<data dir>/deployment_secret``,
+    created with :mod:`secrets` (256 bits, hex, file mode 0600) when absent. Never served or exported."""
+    config = config or current()
+    if config.secret:
+        return config.secret.encode()
+    path = config.data_dir / SECRET_FILE_NAME
+    key = str(path.resolve())
+    if key not in _SECRETS:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():  # written aside, then linked: no process ever reads a half-written key
+            tmp = path.with_name(f".{SECRET_FILE_NAME}.{os.getpid()}.{secrets.token_hex(4)}")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_hex(32))
+                out.flush()
+                os.fsync(out.fileno())
+            try:
+                os.link(tmp, path)
+            except FileExistsError:  # another replica or process won the race: use theirs
+                pass
+            finally:
+                tmp.unlink()
+        value = path.read_text().strip().encode()
+        if len(value) < 32:
+            raise RuntimeError(f"{path} holds no usable secret; set SR_ARENA_SECRET or put 64 hex digits there")
+        os.chmod(path, 0o600)
+        _SECRETS[key] = value
+    return _SECRETS[key]
 
 
 _STATE = ParsedOnce(from_environ)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from mos_support import StepClock, fresh_database, synthetic_study
-from sr_arena.mos.storage import SCHEMA_VERSION, Store, VoteRejected, open_store
+from sr_arena.mos.storage import MIGRATIONS, SCHEMA_VERSION, Store, VoteRejected, open_store
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -31,7 +31,7 @@ def test_migrations_are_versioned_and_idempotent(target):
     again = Store(target, 0)  # a second process/replica opening the same database
     assert again.migrate() == SCHEMA_VERSION
     rows = again.query("SELECT version FROM schema_version")
-    assert [r["version"] for r in rows] == list(range(1, SCHEMA_VERSION + 1))
+    assert [r["version"] for r in rows] == [version for version, *_ in MIGRATIONS]  # numbered, some reserved
     if store.dialect == "sqlite":
         assert store.query("PRAGMA journal_mode")[0]["journal_mode"] == "wal"
 
@@ -195,7 +195,9 @@ def test_quick_ratings_are_stored_unblinded_once(target):
     vote_id = store.record_quick_vote("q", "imgsha", "mine.png", "srgan", "f4c3", "exact", 5)
     with pytest.raises(VoteRejected, match="already rated"):
         store.record_quick_vote("q", "imgsha", "mine.png", "srgan", "f4c3", "exact", 2)
-    store.record_quick_vote("q", "imgsha", "mine.png", "srgan", "other-weights", "exact", 2)
+    with pytest.raises(VoteRejected, match="already rated"):  # once per (rater, image, method)
+        store.record_quick_vote("q", "imgsha", "mine.png", "srgan", "other-weights", "exact", 2)
+    store.record_quick_vote("q", "imgsha", "mine.png", "esrgan", "other-weights", "exact", 2)
     with pytest.raises(VoteRejected):
         store.record_quick_vote("q", "imgsha", "mine.png", "esrgan", "", "exact", 9)
     votes = store.votes()

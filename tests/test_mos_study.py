@@ -152,9 +152,10 @@ def test_quick_rating_from_a_comparison(tmp_path, monkeypatch):
     comparison = Comparison(mode="lowres", lr=lr, original=None, name="mine.png")
     comparison.runs["srgan"] = MethodRun("srgan", "SRGAN", image=np.zeros((32, 32, 3), np.uint8),
                                          precision="exact", provenance={"sha256": "abc123"})
-    rater, message = quick_rating.record_quick_rating(None, comparison, "srgan", 4)
-    assert len(rater) == 32 and message.startswith("Stored")
-    again = quick_rating.record_quick_rating(rater, comparison, "srgan", 2)[1]
+    rater = "a" * 32
+    store.ensure_rater(rater)
+    assert quick_rating.record_quick_rating(rater, comparison, "srgan", 4).startswith("Stored")
+    again = quick_rating.record_quick_rating(rater, comparison, "srgan", 2)
     assert again.startswith("Not stored") and "already rated" in again
     votes = store.votes()
     assert [(v["blinded"], v["study_id"], v["method"], v["checkpoint_sha256"], v["score"]) for v in votes] == [
@@ -178,7 +179,7 @@ def test_a_quick_rating_and_a_study_name_the_same_image_by_the_same_hash(prepare
     comparison = prepare(read_image(path), ORIGINAL, "a.png")
     comparison.runs["srgan"] = MethodRun("srgan", "SRGAN", image=np.zeros((256, 256, 3), np.uint8),
                                          precision="exact", provenance={"sha256": "abc123"})
-    quick_rating.record_quick_rating(None, comparison, "srgan", 4)
+    quick_rating.record_quick_rating("a" * 32, comparison, "srgan", 4)
     assert {v["image_sha256"] for v in quick_store.votes()} == study_hashes
 
 
@@ -196,5 +197,5 @@ def test_a_quick_rating_of_an_uncropped_upload_names_it_like_the_study(tmp_path,
     assert comparison.original.shape == (128, 96, 3)
     comparison.runs["srgan"] = MethodRun("srgan", "SRGAN", image=np.zeros((128, 96, 3), np.uint8),
                                          precision="exact", provenance={"sha256": "abc123"})
-    quick_rating.record_quick_rating(None, comparison, "srgan", 3)
+    quick_rating.record_quick_rating("a" * 32, comparison, "srgan", 3)
     assert [v["image_sha256"] for v in store.votes()] == [image_sha256(image)]

@@ -191,23 +191,11 @@ BATTLE_COLUMNS = ("id", "rater", "study_id", "position", "image_name", "image_sh
 BT_COLUMNS = ("method", "log_strength", "ci_low", "ci_high", "battles")
 
 
-def _safe_cell(value: Any) -> Any:
-    """A CSV cell a spreadsheet will not run as a formula (OWASP: prefix ``= + - @``, tab, CR with ')."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 def _pseudonym(rater_id: str, study_id: str) -> str:
-    """The rater's per-study pseudonym (the integrity module's, when present)."""
-    import hashlib
+    """The rater's per-study pseudonym (keyed with the deployment secret)."""
+    from .identity import pseudonym
 
-    try:
-        from . import identity  # type: ignore[attr-defined]
-
-        return identity.pseudonym(rater_id, study_id)  # type: ignore[no-any-return]
-    except (ImportError, AttributeError, TypeError):
-        return "r-" + hashlib.sha256(f"{study_id}|{rater_id}".encode()).hexdigest()[:10]
+    return pseudonym(rater_id, study_id)
 
 
 def battle_rows(battles: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -218,11 +206,10 @@ def battle_rows(battles: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def write_battle_files(store: Store, study_id: str | None, folder: Path, stem: str = "mos") -> list[Path]:
     """``<stem>_battles.csv/.json`` and ``<stem>_bradley_terry.csv`` plus ``<stem>_analysis.json``."""
-    import csv
-    import io
     import json
 
     from .battles import BattleStore
+    from .export import csv_text
 
     folder.mkdir(parents=True, exist_ok=True)
     battles = BattleStore(store).battles(study_id)
@@ -230,13 +217,7 @@ def write_battle_files(store: Store, study_id: str | None, folder: Path, stem: s
     extra = extended_summary(store, study_id, votes)
     rows = battle_rows(battles)
 
-    def to_csv(items: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
-        writer.writeheader()
-        for row in items:
-            writer.writerow({k: "" if row.get(k) is None else _safe_cell(row.get(k)) for k in columns})
-        return out.getvalue()
+    to_csv = csv_text  # the one CSV writer, every cell neutralised (export.safe_cell)
 
     bt_rows = [{"method": m, "log_strength": r["log_strength"], "ci_low": (r["ci"] or [None, None])[0],
                 "ci_high": (r["ci"] or [None, None])[1], "battles": r["battles"]}

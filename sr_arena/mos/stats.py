@@ -144,8 +144,13 @@ class Summary:
     options: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready form (NaN becomes None)."""
-        return _clean(asdict(self))
+        """JSON-ready form (NaN becomes None); flagged raters by their per-study pseudonyms."""
+        from .identity import pseudonym
+
+        out = asdict(self)
+        study = self.options.get("study_id")
+        out["flagged_raters"] = {pseudonym(r, study): v for r, v in self.flagged_raters.items()}
+        return _clean(out)
 
 
 def _clean(value: Any) -> Any:
@@ -158,12 +163,28 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def once_per_quick_rating(votes: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Unblinded quick ratings count once per (rater, image, method): the first (storage refuses
+    later ones; this also covers rows stored before it did)."""
+    seen: set[tuple[str, str, str]] = set()
+    out = []
+    for v in votes:
+        if not v["blinded"]:
+            key = (v["rater_id"], v["image_sha256"], v["method"])
+            if key in seen:
+                continue
+            seen.add(key)
+        out.append(v)
+    return out
+
+
 def select_votes(votes: Iterable[dict[str, Any]], study_id: str | None = None, include_unblinded: bool = False,
                  include_flagged: bool = False, max_fail_share: float = 0.25
                  ) -> tuple[list[dict[str, Any]], dict[str, tuple[int, int]], int]:
     """Votes for the analysis; the flagged raters; how many votes were left out by the options."""
     votes = [v for v in votes if study_id is None or v["study_id"] == study_id or
              (include_unblinded and not v["blinded"])]
+    votes = once_per_quick_rating(votes)
     flagged = flagged_raters(votes, max_fail_share)
     kept = [v for v in votes if (include_unblinded or v["blinded"]) and
             (include_flagged or v["rater_id"] not in flagged)]

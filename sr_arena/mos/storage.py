@@ -95,6 +95,10 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             state TEXT NOT NULL CHECK (state IN ('open', 'closed', 'archived')),
             revealed INTEGER NOT NULL DEFAULT 0, created_at {REAL} NOT NULL, updated_at {REAL} NOT NULL)""",
     )),
+    (5, "raters: the keyed hash of the client that started each (new-rater limit, sr_arena/mos/identity.py)", (
+        "ALTER TABLE raters ADD COLUMN client TEXT",
+        "CREATE INDEX raters_client ON raters (client, created_at)",
+    )),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -304,6 +308,24 @@ class Store:
             tx.run("INSERT INTO raters (id, created_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING",
                    (rater_id, self.clock()))
 
+    def rater_exists(self, rater_id: str) -> bool:
+        """Whether the rater was registered."""
+        return bool(self.query("SELECT 1 AS one FROM raters WHERE id = ?", (rater_id,)))
+
+    def create_rater(self, rater_id: str, client: str, limit: int, window_s: float) -> None:
+        """Register a new rater started by ``client`` (a keyed hash of its address), unless that client
+        started ``limit`` raters in the last ``window_s`` seconds (:class:`VoteRejected`); the count and
+        the insert are one transaction, serialised per client."""
+        now = self.clock()
+        with self.transaction() as tx:
+            if self.dialect == "postgresql":
+                tx.run("SELECT pg_advisory_xact_lock(715518, hashtext(?))", (client,))
+            recent = tx.all("SELECT COUNT(*) AS n FROM raters WHERE client = ? AND created_at > ?",
+                            (client, now - window_s))[0]["n"]
+            if recent >= limit:
+                raise VoteRejected("Too many new raters from your network just now; please try again later.")
+            tx.run("INSERT INTO raters (id, created_at, client) VALUES (?, ?, ?)", (rater_id, now, client))
+
     def session(self, rater_id: str, study_id: str) -> SessionRow | None:
         """The rater's session in a study, or None."""
         rows = self.query("SELECT id, rater_id, study_id, sequence FROM sessions WHERE rater_id = ? AND study_id = ?",
@@ -383,16 +405,16 @@ class Store:
                           checkpoint_sha256: str, precision: str, score: Any) -> int:
         """Store an unblinded rating from the Compare tab (the rater saw the method's name).
 
-        One per rater, image, method, checkpoint and precision; kept out of study analyses by default.
+        Once per rater, image and method (whatever the weights or precision: a rater's opinion of a
+        method on an image counts once); kept out of study analyses by default.
         """
         score = validate_score(score)
         now = self.clock()
         self.ensure_rater(rater_id)
         with self.transaction() as tx:
             last = self._lock_rater(tx, rater_id)
-            if tx.all("SELECT id FROM votes WHERE rater_id = ? AND image_sha256 = ? AND method = ? AND "
-                      "checkpoint_sha256 = ? AND precision = ? AND blinded = 0",
-                      (rater_id, image_sha256, method, checkpoint_sha256, precision)):
+            if tx.all("SELECT id FROM votes WHERE rater_id = ? AND image_sha256 = ? AND method = ? AND blinded = 0",
+                      (rater_id, image_sha256, method)):
                 raise VoteRejected("You have already rated this method on this image.")
             self._check_interval(last, now)
             vote_id = tx.insert_returning_id(

@@ -6,12 +6,15 @@ both zoom panels show the same place, enlarged with nearest neighbour) → *left
 better / tie / both bad* → the names revealed → next. Scheduling, storage and gold items live in
 :mod:`sr_arena.mos.battles`; this module only draws.
 
-``build_battle_panel(service, rater, names)`` is called at the end of the Rate tab.
+``build_battle_panel(service, binding, names, tab)`` is called at the end of the Rate tab; the
+battles follow the same integrity rules as the ACR study: the browser session owns its rater
+(``binding``, :class:`sr_arena.ui.rate_tab.RaterBinding`), answers count only for it, and a second
+tab of the same rater continues with the next unanswered pair.
 """
 from __future__ import annotations
 
 import html
-from typing import Any, Callable
+from typing import Any
 
 import gradio as gr
 import numpy as np
@@ -74,10 +77,11 @@ def progress_html(done: int, total: int) -> str:
             f"<div class='mos-bar'><div style='width:{share:.1f}%'></div></div>")
 
 
-def build_battle_panel(service: Any, rater: Any, names: dict[str, str],
-                       owner: Callable[[Any], str], tab: Any = None) -> dict[str, Any]:
-    """The battle UI (inside the Rate tab); ``owner(rater_state)`` returns the rater id that owns
-    this browser session (the one integrity check every answer goes through)."""
+def build_battle_panel(service: Any, binding: Any, names: dict[str, str], tab: Any = None) -> dict[str, Any]:
+    """The battle UI (inside the Rate tab); ``binding`` holds this page's rater token and the rater the
+    browser session owns (every answer is checked against it)."""
+    from .rate_tab import claim_rater, voting_rater
+
     battles = BattleService(service.store, service.config.study_id, settings.current().battles_per_rater)
     gr.HTML(f"<style>{battle_css(service.config.crop)}</style>", padding=False)
     factor = display_factor(service.config.crop)
@@ -136,10 +140,20 @@ def build_battle_panel(service: Any, rater: Any, names: dict[str, str],
                  "left_method": served.left.method, "right_method": served.right.method}
         return [state, a, b, za, zb, progress_html(served.done, served.total), *show(arena)]
 
-    def begin(rater_value: Any) -> list[Any]:
+    def begin(token: Any, owner: Any, request: gr.Request) -> list[Any]:
         service.prepare()
-        rater_id = owner(rater_value)
-        return [rater_id, *serve(rater_id)]
+        try:
+            token, rater_id = claim_rater(service.store, token, owner, request)
+        except VoteRejected as error:
+            gr.Warning(str(error))
+            return [gr.skip() for _ in range(2 + len(served_outputs))]
+        return [token, rater_id, *serve(rater_id)]
+
+    def rater_for_vote(token: Any, owner: Any) -> str:
+        try:
+            return voting_rater(service.store, token, owner)
+        except VoteRejected as error:
+            raise gr.Error(str(error)) from None
 
     def zoom(state: dict | None, evt: gr.SelectData) -> tuple[Any, Any]:
         if not state:
@@ -148,27 +162,35 @@ def build_battle_panel(service: Any, rater: Any, names: dict[str, str],
         return zoom_pair(_png(state["left"]), _png(state["right"]), (x, y))
 
     def answer(outcome: str):
-        def handler(rater_value: Any, state: dict | None) -> list[Any]:
+        def handler(token: Any, owner: Any, state: dict | None) -> list[Any]:
             if not state:
                 raise gr.Error("Reload the page to continue the battles.")
+            rater_id = rater_for_vote(token, owner)
             try:
-                battles.vote(owner(rater_value), state["position"], outcome)
+                battles.vote(rater_id, state["position"], outcome)
             except VoteRejected as error:
+                session = battles.db.session(rater_id, battles.study_id)
+                if session is not None and state["position"] in battles.db.answered(session.id):
+                    gr.Info("This pair was already judged (in another tab); here is the next one.")
+                    return [rater_id, *serve(rater_id), gr.skip()]
                 gr.Warning(str(error))
-                return [gr.skip() for _ in range(2 + len(panels))]
-            return [None, reveal_markdown(state, outcome, names), *show(revealed)]
+                return [gr.skip() for _ in answered_outputs]
+            return [rater_id, None, *[gr.skip()] * 5, *show(revealed), reveal_markdown(state, outcome, names)]
         return handler
 
+    rater, owner = binding.token, binding.owner
     served_outputs = [current, left, right, zoom_left, zoom_right, progress, *panels]
+    answered_outputs = [owner, *served_outputs, reveal]
     if tab is not None:
         tab.select(calibration, None, [cal_left, cal_right], api_visibility="private")
     if service is not None:
-        start.click(begin, rater, [rater, *served_outputs], api_visibility="private")
-        next_button.click(lambda r: serve(owner(r)), rater, served_outputs, api_visibility="private")
+        start.click(begin, binding.inputs, [rater, owner, *served_outputs], api_visibility="private")
+        next_button.click(lambda t, o: serve(rater_for_vote(t, o)), binding.inputs, served_outputs,
+                          api_visibility="private")
         for image in (left, right):
             image.select(zoom, current, [zoom_left, zoom_right], api_visibility="private", show_progress="hidden")
         for outcome, button in answers.items():
-            button.click(answer(outcome), [rater, current], [current, reveal, *panels], api_visibility="private",
+            button.click(answer(outcome), [*binding.inputs, current], answered_outputs, api_visibility="private",
                          concurrency_limit=None, show_progress="minimal")
     return {"calibration": (calibration, [cal_left, cal_right]), "start": start, "answers": answers,
             "service": battles}

@@ -2,7 +2,8 @@
 
 These votes are stored with ``blinded = 0`` (the person saw which method made the image) under
 the study id ``quick``, and are kept out of study analyses unless asked for. The Compare tab
-calls :func:`build_quick_rating` through its hook.
+calls :func:`build_quick_rating` through its hook. They count once per (rater, image, method), for
+the rater this browser session owns (the same binding as the Rate tab: :mod:`sr_arena.mos.identity`).
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import gradio as gr
 from sr_arena.mos.storage import SCORE_LABELS, VoteRejected
 from sr_models.image_io import image_sha256
 
-from .rate_tab import get_service, rater_state, valid_rater
+from .rate_tab import claim_rater, get_service, rater_binding
 
 
 def source_sha256(comparison: Any) -> str:
@@ -24,10 +25,10 @@ def source_sha256(comparison: Any) -> str:
     return image_sha256(comparison.original if comparison.original is not None else comparison.lr)
 
 
-def record_quick_rating(rater_id: Any, comparison: Any, method: str | None, score: int) -> tuple[str, str]:
-    """Store one unblinded rating of ``method``'s output in ``comparison``; (rater id, message)."""
+def record_quick_rating(rater_id: str, comparison: Any, method: str | None, score: int) -> str:
+    """Store one unblinded rating of ``method``'s output in ``comparison`` by ``rater_id`` (a rater the
+    session owns); the message for the person."""
     service = get_service()
-    rater_id = valid_rater(rater_id)
     if service is None:
         raise gr.Error("Ratings cannot be stored: the study database is unavailable.")
     run = comparison.runs.get(method) if comparison is not None and method else None
@@ -38,21 +39,35 @@ def record_quick_rating(rater_id: Any, comparison: Any, method: str | None, scor
         service.store.record_quick_vote(rater_id, source_sha256(comparison), comparison.name, method, ckpt,
                                         run.precision or "exact", score)
     except VoteRejected as error:
-        return rater_id, f"Not stored: {error}"
-    return rater_id, f"Stored: {run.name} — {score} {SCORE_LABELS[score]} (unblinded quick rating)."
+        return f"Not stored: {error}"
+    return f"Stored: {run.name} — {score} {SCORE_LABELS[score]} (unblinded quick rating)."
+
+
+def rate_in_session(token: Any, owner: Any, comparison: Any, method: str | None, score: int,
+                    request: Any) -> tuple[Any, Any, str]:
+    """A quick-rating click: the session's rater (issued on first use, rate-limited), then the vote."""
+    service = get_service()
+    if service is None:
+        raise gr.Error("Ratings cannot be stored: the study database is unavailable.")
+    try:
+        token, rater_id = claim_rater(service.store, token, owner, request)
+    except VoteRejected as error:
+        return gr.skip(), gr.skip(), f"Not stored: {error}"
+    return token, rater_id, record_quick_rating(rater_id, comparison, method, score)
 
 
 def build_quick_rating(components: Any) -> None:
     """A small 'rate what you see' row under the comparison (hook called by the Compare tab)."""
     if get_service() is None:
         return
-    rater = rater_state()
+    binding = rater_binding()
     with gr.Accordion("Quick rating — score a method you have seen (stored as unblinded)", open=False):
         gr.Markdown("For a fair, blinded comparison take the study in the **Rate** tab; quick ratings are kept "
                     "apart from it.", elem_classes="sr-hint")
         with gr.Row():
             method = gr.Dropdown(label="Method", choices=[], interactive=True, scale=2, elem_id="quick-method")
-            buttons = [gr.Button(f"{s} {label}", size="sm", min_width=80) for s, label in SCORE_LABELS.items()]
+            buttons = [gr.Button(f"{s} {label}", size="sm", min_width=80, elem_id=f"quick-score-{s}")
+                       for s, label in SCORE_LABELS.items()]
         message = gr.Markdown(elem_id="quick-message")
 
     def choices(comparison: Any) -> Any:
@@ -61,6 +76,11 @@ def build_quick_rating(components: Any) -> None:
 
     if components.finished is not None:
         components.finished.then(choices, components.state, method, api_visibility="private")
+    def clicked(value: int):
+        def click(token: Any, owner: Any, comparison: Any, chosen: Any, request: gr.Request) -> tuple[Any, Any, str]:
+            return rate_in_session(token, owner, comparison, chosen, value, request)
+        return click
+
     for score, button in zip(SCORE_LABELS, buttons):
-        button.click(lambda r, c, m, s=score: record_quick_rating(r, c, m, s), [rater, components.state, method],
-                     [rater, message], api_visibility="private")
+        button.click(clicked(score), [*binding.inputs, components.state, method], [*binding.inputs, message],
+                     api_visibility="private")

@@ -2,8 +2,11 @@
 
 Calibration (an NN and an HR example with their anchor scores) → one stimulus at a time, same
 display size, no method name, in the rater's own random order → five labelled buttons → a
-thank-you with the rater's own summary. Progress is kept in the database under an anonymous id
-stored in the browser (``gr.BrowserState``), so a rater can stop, reload and continue.
+thank-you with the rater's own summary. Progress is kept in the database under an anonymous rater
+whose secret token the server issues to the browser (``gr.BrowserState``), so a rater can stop,
+reload and continue; the session that presented the token owns the rater (a server-side
+``gr.State``) and votes are taken only for it (:mod:`sr_arena.mos.identity`). A second tab of the
+same rater simply continues with the next unscored image.
 
 Call ``build_rate_tab()`` inside ``with gr.Tab("Rate") as tab:`` (pass ``tab`` so the study
 loads when the tab is opened).
@@ -11,21 +14,20 @@ loads when the tab is opened).
 from __future__ import annotations
 
 import html
-import re
 import secrets
 import threading
-import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
 import numpy as np
 from PIL import Image
 
+from sr_arena.mos import identity
 from sr_arena.mos.storage import SCORE_LABELS, Store, VoteRejected, open_store
 from sr_arena.mos.study import StudyService, config_from_env
 
 RATER_STORAGE_KEY = "sr-arena-rater"
-_RATER_ID = re.compile(r"^[0-9a-f]{32}$")
 #: On-screen size of every stimulus (and calibration example), in CSS pixels.
 DISPLAY_SIZE = 512
 
@@ -66,27 +68,54 @@ def service_error() -> str | None:
 
 
 def browser_secret(store: Store) -> str:
-    """The key BrowserState encrypts the rater id with, shared by every replica and restart."""
+    """The key BrowserState encrypts the token with in ``localStorage``, shared by every replica and
+    restart. Gradio serves it in ``/config`` (the browser decrypts), so it is no credential: the
+    token it protects is the rater's own, held only by their browser."""
     return store.meta("browser_state_secret", secrets.token_urlsafe(24))
 
 
-def rater_state() -> gr.BrowserState:
-    """The one BrowserState holding the anonymous rater id in this page (created on first call)."""
+@dataclass(frozen=True)
+class RaterBinding:
+    """The page's two rater components: ``token`` (BrowserState: the secret the server issued to this
+    browser) and ``owner`` (State, server-side per browser session: the rater id this session owns)."""
+
+    token: Any
+    owner: Any
+
+    @property
+    def inputs(self) -> list[Any]:
+        return [self.token, self.owner]
+
+
+def rater_binding() -> RaterBinding:
+    """The one binding of this page (created on first call)."""
     root = gr.context.Context.root_block
-    existing = getattr(root, "_sr_arena_rater_state", None)
+    existing = getattr(root, "_sr_arena_rater_binding", None)
     if existing is not None:
         return existing
     service = get_service()
     secret = browser_secret(service.store) if service else None
-    state = gr.BrowserState(None, storage_key=RATER_STORAGE_KEY, secret=secret)
+    binding = RaterBinding(gr.BrowserState(None, storage_key=RATER_STORAGE_KEY, secret=secret), gr.State(None))
     if root is not None:
-        root._sr_arena_rater_state = state  # type: ignore[attr-defined]
-    return state
+        root._sr_arena_rater_binding = binding  # type: ignore[attr-defined]
+    return binding
 
 
-def valid_rater(rater_id: Any) -> str:
-    """The stored rater id, or a fresh random one (never derived from a name or an address)."""
-    return rater_id if isinstance(rater_id, str) and _RATER_ID.match(rater_id) else uuid.uuid4().hex
+def rater_state() -> gr.BrowserState:
+    """The BrowserState holding this browser's rater token."""
+    return rater_binding().token
+
+
+def claim_rater(store: Store, token: Any, owner: Any, request: Any) -> tuple[str | None, str]:
+    """(token, rater id) this browser session rates as: the one it owns, the one its token names, or a
+    new one (limited per client address; :class:`VoteRejected` past the limit)."""
+    return identity.resolve(store, token, owner if isinstance(owner, str) else None,
+                            identity.request_address(request))
+
+
+def voting_rater(store: Store, token: Any, owner: Any) -> str:
+    """The rater a vote from this session counts for (never a new one); :class:`VoteRejected` if none."""
+    return identity.voting_rater(store, token, owner if isinstance(owner, str) else None)
 
 
 def _png(path: str) -> np.ndarray:
@@ -133,7 +162,6 @@ def build_rate_tab(tab: Any = None) -> dict[str, Any]:
         gr.Markdown(f"**The MOS study is unavailable.** {html.escape(service_error() or '')}")
         return {}
     gr.HTML(f"<style>{mos_css(service.config.crop)}</style>", padding=False)
-    rater = rater_state()
     current = gr.State(None)
     with gr.Column(visible=True) as intro:
         gr.Markdown(
@@ -166,13 +194,21 @@ def build_rate_tab(tab: Any = None) -> dict[str, Any]:
     def show(which: Any) -> list[Any]:
         return [gr.Column(visible=p is which) for p in panels]
 
-    def enter(rater_id: Any) -> list[Any]:
-        rater_id = valid_rater(rater_id)
+    def refused(error: VoteRejected) -> list[Any]:
+        """The intro with the reason nothing can start (e.g. too many new raters from this address)."""
+        return [gr.skip(), gr.skip(), None, None, f"**{html.escape(str(error))}**",
+                gr.Button(interactive=False), *show(intro), ""]
+
+    def enter(token: Any, owner: Any, request: gr.Request) -> list[Any]:
         service.prepare()
+        try:
+            token, rater_id = claim_rater(service.store, token, owner, request)
+        except VoteRejected as error:
+            return refused(error)
         calibration = service.calibration()
         done, total = service.progress(rater_id)
         if total and done >= total:
-            return [rater_id, None, None, "", gr.Button(), *show(done_panel),
+            return [token, rater_id, None, None, "", gr.Button(), *show(done_panel),
                     summary_markdown(service.rater_summary(rater_id), method_names())]
         nn, hr = (_png(calibration[0].file), _png(calibration[1].file)) if calibration else (None, None)
         minutes = max(1, round(total * 6 / 60))
@@ -181,7 +217,7 @@ def build_rate_tab(tab: Any = None) -> dict[str, Any]:
         if not total:
             note = "This study has no images yet. " + " ".join(service.notes)
         label = "Start rating" if done == 0 else f"Continue ({done} / {total} rated)"
-        return [rater_id, nn, hr, note, gr.Button(label, interactive=bool(total)), *show(intro), ""]
+        return [token, rater_id, nn, hr, note, gr.Button(label, interactive=bool(total)), *show(intro), ""]
 
     def serve(rater_id: str) -> list[Any]:
         served = service.next(rater_id)
@@ -191,37 +227,53 @@ def build_rate_tab(tab: Any = None) -> dict[str, Any]:
         return [served.stimulus.id, _png(served.stimulus.file), progress_html(served.done, served.total),
                 *show(rating), ""]
 
-    def begin(rater_id: Any) -> list[Any]:
-        rater_id = valid_rater(rater_id)
-        return [rater_id, *serve(rater_id)]
+    def begin(token: Any, owner: Any, request: gr.Request) -> list[Any]:
+        try:
+            token, rater_id = claim_rater(service.store, token, owner, request)
+        except VoteRejected as error:
+            gr.Warning(str(error))
+            return [gr.skip() for _ in range(2 + len(served_outputs))]
+        return [token, rater_id, *serve(rater_id)]
 
     def score(value: int):
-        def handler(rater_id: Any, stimulus_id: str | None) -> list[Any]:
-            if not isinstance(rater_id, str) or not stimulus_id:
+        def handler(token: Any, owner: Any, stimulus_id: str | None) -> list[Any]:
+            if not stimulus_id:
                 raise gr.Error("Reload the page to continue the study.")
+            try:
+                rater_id = voting_rater(service.store, token, owner)
+            except VoteRejected as error:
+                raise gr.Error(str(error)) from None
             try:
                 service.vote(rater_id, stimulus_id, value)
             except VoteRejected as error:
+                if stimulus_id in service.store.voted_stimuli(rater_id, service.config.study_id):
+                    gr.Info("This image was already scored (in another tab); here is the next one.")
+                    return [rater_id, *serve(rater_id)]
                 gr.Warning(str(error))
-                return [gr.skip() for _ in served_outputs]
-            return serve(rater_id)
+                return [gr.skip() for _ in range(1 + len(served_outputs))]
+            return [rater_id, *serve(rater_id)]
         return handler
 
-    def pause(rater_id: Any) -> list[Any]:
-        done, total = service.progress(valid_rater(rater_id))
+    def pause(token: Any, owner: Any) -> list[Any]:
+        try:
+            done, total = service.progress(voting_rater(service.store, token, owner))
+        except VoteRejected as error:
+            raise gr.Error(str(error)) from None
         return [None, f"**Saved: {done} / {total} rated.** Come back any time in this browser to continue.",
                 gr.Button(f"Continue ({done} / {total} rated)"), *show(intro)]
 
-    entered = [rater, nn_example, hr_example, intro_note, start, *panels, thanks]
+    binding = rater_binding()
+    rater, owner = binding.token, binding.owner
+    entered = [rater, owner, nn_example, hr_example, intro_note, start, *panels, thanks]
     served_outputs = [current, stimulus, progress, *panels, thanks]
     if tab is not None:
-        tab.select(enter, rater, entered, api_visibility="private")
-    start.click(begin, rater, [rater, *served_outputs], api_visibility="private")
+        tab.select(enter, binding.inputs, entered, api_visibility="private")
+    start.click(begin, binding.inputs, [rater, owner, *served_outputs], api_visibility="private")
     for value, button in zip(SCORE_LABELS, buttons):
-        button.click(score(value), [rater, current], served_outputs, api_visibility="private",
+        button.click(score(value), [*binding.inputs, current], [owner, *served_outputs], api_visibility="private",
                      concurrency_limit=None, show_progress="minimal")
-    stop.click(pause, rater, [current, intro_note, start, *panels], api_visibility="private")
+    stop.click(pause, binding.inputs, [current, intro_note, start, *panels], api_visibility="private")
     from .battle import build_battle_panel  # battle mode (pairwise 2AFC), below the ACR study
 
-    build_battle_panel(service, rater, method_names(), valid_rater, tab)
+    build_battle_panel(service, binding, method_names(), tab)
     return {"rater": rater, "enter": (enter, entered), "start": start, "buttons": buttons, "stimulus": stimulus}

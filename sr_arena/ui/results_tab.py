@@ -1,5 +1,6 @@
 """The Results tab: MOS per method with 95 % intervals, histograms, per-image breakdown,
-paired Wilcoxon tests (Holm), and CSV/JSON downloads of raw votes and the summary.
+paired Wilcoxon tests (Holm), and CSV/JSON downloads of raw votes and the summary (raters only by
+per-study pseudonyms, every CSV cell neutralised: :mod:`sr_arena.mos.export`).
 
 Call ``build_results_tab(tab)`` inside ``with gr.Tab("Results") as tab:``; it refreshes when
 the tab is opened and on the Refresh button.
@@ -125,7 +126,7 @@ def build_results_tab(tab: Any = None) -> dict[str, Any]:
         return {}
     with gr.Row():
         study = gr.Dropdown(label="Study", choices=[service.config.study_id], value=service.config.study_id,
-                            allow_custom_value=False, scale=2)
+                            allow_custom_value=False, scale=2, elem_id="mos-study")
         flagged = gr.Checkbox(label="Include raters flagged by the check images", value=False)
         unblinded = gr.Checkbox(label="Include unblinded quick ratings (Compare tab)", value=False)
         refresh = gr.Button("Refresh", size="sm", elem_id="mos-refresh")
