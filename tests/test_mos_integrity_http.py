@@ -176,6 +176,10 @@ def test_a_rater_id_from_outside_the_browser_votes_as_no_one(app):
     forged = app.rows("SELECT COUNT(*) FROM votes WHERE rater_id = ? AND score = 1", (victim_id,))[0][0]
     assert forged == 0, "a vote was stored under another rater's id"
     assert app.rows("SELECT COUNT(*) FROM votes WHERE rater_id = ?", (victim_id,))[0][0] == 1
+    attacker.call(app.battle_start)  # battles follow the same rule
+    attacker.call(app.answer["left"])
+    assert app.rows("SELECT COUNT(*) FROM battles WHERE rater_id = ?", (victim_id,))[0][0] == 0
+    assert app.rows("SELECT COUNT(*) FROM battle_sessions WHERE rater_id = ?", (victim_id,))[0][0] == 0
     # Nor does a session with no rater vote by sending only a score.
     out, _, error = app.page().call(app.score[1])
     assert out is None and app.rows("SELECT COUNT(*) FROM votes WHERE score = 1 AND rater_id = ?",
