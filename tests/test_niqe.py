@@ -138,3 +138,39 @@ def test_evaluate_reports_the_mean_niqe_per_model_beside_psnr_and_ssim():
     assert result["niqe"] == pytest.approx(np.mean([niqe.calculate_niqe(o, 4) for o in outputs]), abs=1e-9)
     assert set(result) >= {"psnr", "ssim", "niqe", "n", "per_image"} and "niqe_note" not in report
     assert "NIQE" in format_table(report).splitlines()[1]
+
+
+@NEEDS_PARAMS
+def test_perception_distortion_reports_niqe_and_plots_psnr_against_it_as_in_pirm(tmp_path):
+    from PIL import Image
+    from skimage import data as skdata
+
+    from sr_arena.mos.battle_stats import perception_distortion
+    from sr_arena.mos.storage import StimulusRow
+    from sr_arena.ui.battle_results import PD_AXES, correlation_table, perception_distortion_figure
+
+    rng = np.random.default_rng(1)
+    rows, votes = [], []
+    for i in range(3):
+        hr = skdata.astronaut()[i * 100: i * 100 + 200, 150:350]
+        Image.fromarray(hr).save(tmp_path / f"hr{i}.png")
+        rows.append(StimulusRow(f"{i}-hr", "s", f"img{i}", f"{i}.png", "hr", "", "-", "anchor_hr",
+                                str(tmp_path / f"hr{i}.png"), 200, 200))
+        for level, method in ((3, "bicubic"), (20, "srgan")):
+            noisy = np.clip(hr + rng.normal(0, level, hr.shape), 0, 255).astype(np.uint8)
+            Image.fromarray(noisy).save(tmp_path / f"{method}{i}.png")
+            rows.append(StimulusRow(f"{i}-{method}", "s", f"img{i}", f"{i}.png", method, "", "exact", "method",
+                                    str(tmp_path / f"{method}{i}.png"), 200, 200))
+            votes += [{"blinded": 1, "kind": "method", "method": method, "stimulus_id": f"{i}-{method}",
+                       "rater_id": f"r{r}", "score": 4 - (method == "srgan") - (i + r) % 2} for r in range(3)]
+    result = perception_distortion(rows, votes, None)
+    by_method = {m["method"]: m for m in result["methods"]}
+    expected = np.mean([niqe.calculate_niqe(np.asarray(Image.open(tmp_path / f"srgan{i}.png")), 4) for i in range(3)])
+    assert by_method["srgan"]["niqe"] == pytest.approx(expected)
+    assert by_method["srgan"]["niqe"] > by_method["bicubic"]["niqe"]  # heavy noise: less natural
+    assert result["correlations"]["niqe"]["stimuli"] == 6 and "NIQE" in set(correlation_table({"perception_distortion": result})["metric"])
+    extra = {"perception_distortion": result}
+    figure = perception_distortion_figure(extra, {}, x_axis=list(PD_AXES)[1])
+    assert [ax.get_ylabel() for ax in figure.axes] == ["mean PSNR of the study stimuli (dB)", "MOS (1–5)"]
+    assert all("NIQE" in ax.get_xlabel() for ax in figure.axes)
+    assert "NIQE" not in perception_distortion_figure(extra, {}).axes[0].get_xlabel()  # the default: PSNR/SSIM

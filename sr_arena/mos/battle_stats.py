@@ -9,7 +9,10 @@ for ACR, and the perception–distortion picture (Blau & Michaeli, CVPR 2018).
 * **Perception–distortion**: per method, mean PSNR and SSIM (Y, border shaved by the scale, as the
   papers measure; :mod:`sr_models.metrics`) of its study stimuli against the same crop's HR, with
   t-intervals over images, beside its MOS and its BT strength with their intervals; Spearman
-  (SRCC) and Pearson (PLCC) correlation of each metric with per-stimulus MOS.
+  (SRCC) and Pearson (PLCC) correlation of each metric with per-stimulus MOS. NIQE (Mittal et al.
+  2013, :mod:`sr_models.niqe`; no reference, lower = more natural, border shaved by the scale) of each
+  stimulus joins them where its parameters are installed: the PIRM challenge's picture (Blau et al.,
+  ECCV-W 2018) plots distortion against such a no-reference perceptual score.
 """
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ from .stats import METHOD_ORDER, t_interval
 from .storage import StimulusRow, Store
 
 _METRIC_CACHE: dict[tuple[str, str], tuple[float, float]] = {}
+_NIQE_CACHE: dict[str, float | None] = {}
 
 
 def _order(methods: Iterable[str]) -> list[str]:
@@ -96,6 +100,35 @@ def stimulus_metrics(stimulus: StimulusRow, hr: StimulusRow, scale: int = 4) -> 
     return _METRIC_CACHE[key]
 
 
+def stimulus_niqe(stimulus: StimulusRow, scale: int = 4) -> float | None:
+    """NIQE of a stimulus image (border = ``scale``); None when the file, the parameters or room for
+    two 96×96 patches is missing, or the image has no texture to score."""
+    from PIL import Image
+
+    from sr_models import niqe
+
+    if stimulus.file in _NIQE_CACHE:
+        return _NIQE_CACHE[stimulus.file]
+    if not stimulus.file or not Path(stimulus.file).is_file() or not niqe.available():
+        return None
+    with Image.open(stimulus.file) as a:
+        x = np.asarray(a.convert("RGB"))
+    value = niqe.calculate_niqe(x, scale) if niqe.fits(x.shape, scale) else None
+    _NIQE_CACHE[stimulus.file] = value if value is not None and math.isfinite(value) else None
+    return _NIQE_CACHE[stimulus.file]
+
+
+def _correlation(pairs: Sequence[tuple[float, float]]) -> dict[str, Any]:
+    """SRCC and PLCC (with p) of metric vs MOS over ``(metric, mos)`` pairs; None where undefined."""
+    x, y = np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
+    if len(pairs) >= 3 and np.ptp(x) > 0 and np.ptp(y) > 0:
+        srcc, srcc_p = sps.spearmanr(x, y)
+        plcc, plcc_p = sps.pearsonr(x, y)
+        return {"srcc": float(srcc), "srcc_p": float(srcc_p), "plcc": float(plcc), "plcc_p": float(plcc_p),
+                "stimuli": len(pairs)}
+    return {"srcc": None, "srcc_p": None, "plcc": None, "plcc_p": None, "stimuli": len(pairs)}
+
+
 def _interval(values: Sequence[float]) -> list[float | None]:
     low, high = t_interval(values)
     return [None if math.isnan(low) else low, None if math.isnan(high) else high]
@@ -103,12 +136,19 @@ def _interval(values: Sequence[float]) -> list[float | None]:
 
 def perception_distortion(stimuli: Sequence[StimulusRow], votes: Sequence[dict[str, Any]],
                           bt: BTResult | None, scale: int = 4) -> dict[str, Any]:
-    """Per method: PSNR/SSIM (mean, 95 % t-CI over images), MOS (mean, CI), BT (θ, CI); correlations."""
+    """Per method: PSNR/SSIM/NIQE (mean, 95 % t-CI over images), MOS (mean, CI), BT (θ, CI); correlations."""
     hr_of = {s.image_sha256: s for s in stimuli if s.kind == "anchor_hr"}
-    metrics: dict[str, dict[str, list[float]]] = defaultdict(lambda: {"psnr": [], "ssim": []})
+    metrics: dict[str, dict[str, list[float]]] = defaultdict(lambda: {"psnr": [], "ssim": [], "niqe": []})
     per_stimulus = {}
+    niqe_of: dict[str, float] = {}
     for s in stimuli:
-        if s.kind != "method" or s.image_sha256 not in hr_of:
+        if s.kind != "method":
+            continue
+        score = stimulus_niqe(s, scale)  # no reference needed
+        if score is not None:
+            metrics[s.method]["niqe"].append(score)
+            niqe_of[s.id] = score
+        if s.image_sha256 not in hr_of:
             continue
         m = stimulus_metrics(s, hr_of[s.image_sha256], scale)
         if m is None:
@@ -128,10 +168,12 @@ def perception_distortion(stimuli: Sequence[StimulusRow], votes: Sequence[dict[s
     methods = []
     for method in _order(set(metrics) | set(scores) | set(bt_of)):
         psnr, ssim, mos = metrics[method]["psnr"], metrics[method]["ssim"], scores.get(method, [])
+        niqe = metrics[method]["niqe"]
         entry: dict[str, Any] = {
             "method": method, "images": len(psnr),
             "psnr": float(np.mean(psnr)) if psnr else None, "psnr_ci": _interval(psnr),
             "ssim": float(np.mean(ssim)) if ssim else None, "ssim_ci": _interval(ssim),
+            "niqe": float(np.mean(niqe)) if niqe else None, "niqe_ci": _interval(niqe),
             "mos": float(np.mean(mos)) if mos else None, "mos_ci": _interval(mos), "mos_votes": len(mos),
             "bt_log_strength": None, "bt_ci": None,
         }
@@ -143,15 +185,10 @@ def perception_distortion(stimuli: Sequence[StimulusRow], votes: Sequence[dict[s
     correlations = {}
     ids = [i for i in per_stimulus if i in by_stimulus]
     for k, name in enumerate(("psnr", "ssim")):
-        x = np.array([per_stimulus[i][k] for i in ids])
-        y = np.array([np.mean(by_stimulus[i]) for i in ids])
-        if len(ids) >= 3 and np.ptp(x) > 0 and np.ptp(y) > 0:
-            srcc, srcc_p = sps.spearmanr(x, y)
-            plcc, plcc_p = sps.pearsonr(x, y)
-            correlations[name] = {"srcc": float(srcc), "srcc_p": float(srcc_p), "plcc": float(plcc),
-                                  "plcc_p": float(plcc_p), "stimuli": len(ids)}
-        else:
-            correlations[name] = {"srcc": None, "srcc_p": None, "plcc": None, "plcc_p": None, "stimuli": len(ids)}
+        correlations[name] = _correlation([(per_stimulus[i][k], float(np.mean(by_stimulus[i]))) for i in ids])
+    if niqe_of:
+        correlations["niqe"] = _correlation([(niqe_of[i], float(np.mean(by_stimulus[i])))
+                                             for i in niqe_of if i in by_stimulus])
     return {"methods": methods, "correlations": correlations}
 
 

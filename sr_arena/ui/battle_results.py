@@ -90,8 +90,36 @@ def _errorbar(ax: Any, x: float | None, xci: Sequence | None, y: float | None, y
     ax.annotate(label, (x, y), textcoords="offset points", xytext=(5, 5), fontsize=9)
 
 
-def perception_distortion_figure(extra: dict[str, Any], names: dict[str, str]) -> Figure | None:
-    """PSNR and SSIM (x) against MOS and BT strength (y), per method, with 95 % intervals on both axes."""
+#: The perception–distortion plot's x-axis choices: full-reference distortion, or NIQE as in PIRM.
+PD_AXES = {"PSNR / SSIM (distortion)": "distortion", "NIQE (no reference, as in PIRM)": "niqe"}
+
+
+def niqe_figure(extra: dict[str, Any], names: dict[str, str]) -> Figure | None:
+    """PIRM's perception–distortion plane (Blau et al., ECCV-W 2018): PSNR (y) against NIQE (x, lower =
+    more natural), and MOS against NIQE, per method with 95 % intervals on both axes."""
+    methods = [m for m in extra["perception_distortion"]["methods"] if m.get("niqe") is not None]
+    if not methods:
+        return None
+    fig = Figure(figsize=(10, 4.5), layout="constrained")
+    axes = fig.subplots(1, 2)
+    for ax, (y, yci, ylabel) in zip(axes, (("psnr", "psnr_ci", "mean PSNR of the study stimuli (dB)"),
+                                           ("mos", "mos_ci", "MOS (1–5)"))):
+        for m in methods:
+            _errorbar(ax, m["niqe"], m["niqe_ci"], m[y], m[yci], names.get(m["method"], m["method"]))
+        ax.set_xlabel("mean NIQE of the study stimuli (lower = more natural)")
+        ax.set_ylabel(ylabel)
+        ax.invert_xaxis()  # more natural to the right, as perception improves
+        ax.grid(alpha=0.3)
+    fig.suptitle("Perception–distortion as in PIRM: NIQE (no reference) against PSNR and MOS", fontsize=10)
+    return fig
+
+
+def perception_distortion_figure(extra: dict[str, Any], names: dict[str, str],
+                                 x_axis: str = "distortion") -> Figure | None:
+    """PSNR and SSIM (x) against MOS and BT strength (y), per method, with 95 % intervals on both axes;
+    ``x_axis="niqe"``: :func:`niqe_figure` (None when NIQE was not measured)."""
+    if PD_AXES.get(x_axis, x_axis) == "niqe":
+        return niqe_figure(extra, names)
     methods = [m for m in extra["perception_distortion"]["methods"] if m["psnr"] is not None]
     if not methods:
         return None
@@ -112,7 +140,7 @@ def perception_distortion_figure(extra: dict[str, Any], names: dict[str, str]) -
 
 
 def correlation_table(extra: dict[str, Any]) -> pd.DataFrame:
-    """SRCC and PLCC of PSNR and SSIM with per-stimulus MOS."""
+    """SRCC and PLCC of PSNR, SSIM (and NIQE, where measured) with per-stimulus MOS."""
     rows = [{"metric": k.upper(), "SRCC": _r(v["srcc"], 3), "p (SRCC)": _r(v["srcc_p"], 4), "PLCC": _r(v["plcc"], 3),
              "p (PLCC)": _r(v["plcc_p"], 4), "stimuli": v["stimuli"]}
             for k, v in extra["perception_distortion"]["correlations"].items()]
@@ -154,6 +182,8 @@ def build_battle_results(service: Any, study: Any, flagged: Any, triggers: Seque
                          interactive=False, elem_id="bt-table")
     bt_plot = gr.Plot(label="Bradley–Terry strengths", elem_id="bt-plot")
     heat = gr.Plot(label="Win rate and battles per pair", elem_id="bt-heatmap")
+    pd_axis = gr.Radio(list(PD_AXES), value=next(iter(PD_AXES)), label="Perception–distortion x-axis",
+                       elem_id="pd-axis")
     pd_plot = gr.Plot(label="Perception–distortion", elem_id="pd-plot")
     corr = gr.Dataframe(label="Metric vs per-stimulus MOS (Spearman SRCC, Pearson PLCC)", interactive=False,
                         elem_id="pd-correlations")
@@ -169,14 +199,20 @@ def build_battle_results(service: Any, study: Any, flagged: Any, triggers: Seque
                                 "else a typical spread.")
         plan = gr.Dataframe(interactive=False, elem_id="plan-table")
 
-    def update(study_id: str, include_flagged: bool) -> list[Any]:
+    def summary(study_id: str, include_flagged: bool) -> dict[str, Any]:
         votes = [v for v in service.store.votes(study_id) if v["blinded"]]
-        extra = extended_summary(service.store, study_id, votes, include_flagged, service.config.gold_max_fail_share)
+        return extended_summary(service.store, study_id, votes, include_flagged, service.config.gold_max_fail_share)
+
+    def update(study_id: str, include_flagged: bool, x_axis: str = "distortion") -> list[Any]:
+        extra = summary(study_id, include_flagged)
         folder = Path(tempfile.mkdtemp(prefix="sr-arena-bt-"))
         paths = [str(p) for p in write_battle_files(service.store, study_id, folder, stem=f"mos_{study_id}")]
         return [headline(extra, study_id), bt_table(extra, names), bt_figure(extra, names),
-                win_rate_figure(extra, names), perception_distortion_figure(extra, names), correlation_table(extra),
-                paths]
+                win_rate_figure(extra, names), perception_distortion_figure(extra, names, x_axis),
+                correlation_table(extra), paths]
+
+    def redraw(study_id: str, include_flagged: bool, x_axis: str) -> Figure | None:
+        return perception_distortion_figure(summary(study_id, include_flagged), names, x_axis)
 
     def run_plan(study_id: str, chosen: str, numbers: str, k: float) -> list[Any]:
         votes = [v for v in service.store.votes(study_id) if v["blinded"]]
@@ -192,8 +228,9 @@ def build_battle_results(service: Any, study: Any, flagged: Any, triggers: Seque
 
     outputs = [info, table, bt_plot, heat, pd_plot, corr, files]
     for trigger in triggers:
-        trigger(update, [study, flagged], outputs, api_visibility="private")
+        trigger(update, [study, flagged, pd_axis], outputs, api_visibility="private")
     if tab is not None:
-        tab.select(update, [study, flagged], outputs, api_visibility="private")
+        tab.select(update, [study, flagged, pd_axis], outputs, api_visibility="private")
+    pd_axis.change(redraw, [study, flagged, pd_axis], pd_plot, api_visibility="private")
     plan_button.click(run_plan, [study, mode, raters, per_rater], [plan_note, plan], api_visibility="private")
     return {"update": update, "plan": run_plan}

@@ -228,13 +228,19 @@ def index_html(comparison: Comparison, niqe: dict[str, float | None], rows: list
     return "\n".join(parts)
 
 
-def build_zip(comparison: Comparison, directory: str | Path, zoom: ZoomChoice | None = None) -> Path:
-    """Write ``sr-arena-<name>-<id>.zip`` into ``directory`` and return its path (contents: module docstring)."""
+def build_zip(comparison: Comparison, directory: str | Path, zoom: ZoomChoice | None = None,
+              niqe: dict[str, float | None] | None = None) -> Path:
+    """Write ``sr-arena-<name>-<id>.zip`` into ``directory`` and return its path (contents: module docstring).
+
+    ``zoom``: the crop to export (default: the centre, the Compare tab's default size and magnification);
+    ``niqe``: NIQE per method when the caller has measured it (crop 4, Y), else measured here.
+    """
     zoom = zoom or ZoomChoice()
     path = Path(directory) / f"sr-arena-{comparison.name}-{comparison.request_id}.zip"
     height, width = comparison.hr_shape
     box = crops.crop_box(zoom.center or (width // 2, height // 2), int(zoom.size), (height, width))
-    niqe = {run.model_id: niqe_score(run.image, NIQE_BORDER) for run in comparison.runs.values()}
+    if niqe is None:
+        niqe = {run.model_id: niqe_score(run.image, NIQE_BORDER) for run in comparison.runs.values()}
     rows = crop_rows(comparison, box, int(zoom.magnification))
     diff_name, diff_maps = difference_maps(comparison, zoom.amplification)
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
