@@ -23,6 +23,7 @@ The engine's own variables (checkpoints, device, threads, precision) live in
 | ``SR_ARENA_BATTLES_PER_RATER`` | 24 | pairs each rater judges in battle mode (every 8th is a gold item) |
 | ``SR_ARENA_SECRET`` | generated once into ``<data dir>/deployment_secret`` (mode 0600) | the deployment's secret key: rater ids are derived from the browser's token with it, and exports name raters by per-study pseudonyms keyed with it (set the same value on every replica) |
 | ``SR_ARENA_NEW_RATERS_PER_HOUR`` | 60 | new raters one client address may start per hour (each browser session starts at most one) |
+| ``SR_ARENA_TRUST_FORWARDED_FOR`` | 0 | ``1`` behind a remote reverse proxy (a Space): the client address (new-rater limit) is the last ``X-Forwarded-For`` entry, the one the proxy added, not the proxy's (uvicorn already does this for a proxy on 127.0.0.1) |
 | ``SR_ARENA_OWNER_PASSWORD`` | unset | password of the Class tab's study builder (unset: the builder is locked) |
 | ``SR_ARENA_TEMP_MAX_AGE`` | 3600 | seconds a served file (panels, zip, API output) is kept in the temp folders |
 | ``SR_ARENA_GPU_DURATION_MIN`` / ``_MAX`` | 5 / 120 | ZeroGPU: bounds (s) of the duration booked per method run |
@@ -65,6 +66,7 @@ class Settings:
     owner_password: str = ""
     secret: str = ""
     new_raters_per_hour: int = 60
+    trust_forwarded_for: bool = False
     temp_max_age_s: float = 3600.0
     storage_ephemeral_override: bool | None = None
     gpu_duration_min_s: float = 5.0
@@ -128,6 +130,7 @@ def from_environ(environ: Mapping[str, str] | None = None) -> Settings:
         owner_password=get("SR_ARENA_OWNER_PASSWORD") or "",
         secret=get("SR_ARENA_SECRET") or "",
         new_raters_per_hour=int(get("SR_ARENA_NEW_RATERS_PER_HOUR") or defaults.new_raters_per_hour),
+        trust_forwarded_for=(get("SR_ARENA_TRUST_FORWARDED_FOR") or "0") not in ("0", "false", "no"),
         temp_max_age_s=float(get("SR_ARENA_TEMP_MAX_AGE") or defaults.temp_max_age_s),
         storage_ephemeral_override=(None if get("SR_ARENA_STORAGE_EPHEMERAL") is None
                                     else get("SR_ARENA_STORAGE_EPHEMERAL") not in ("0", "false", "no")),

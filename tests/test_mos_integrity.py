@@ -164,3 +164,16 @@ def test_exports_carry_pseudonyms_only_and_no_formula(target, tmp_path):
     assert "rater_id" not in votes[0] and "session_id" not in votes[0]
     quick = json.loads((tmp_path / "out" / "mos_quick_votes.json").read_text())
     assert quick[0]["rater"] != votes[0]["rater"]  # another study, another pseudonym
+
+
+def test_the_client_address_behind_a_trusted_proxy_is_the_entry_the_proxy_added():
+    import gradio as gr
+    from starlette.requests import Request
+
+    scope = {"type": "http", "client": ("10.0.0.9", 4242),
+             "headers": [(b"x-forwarded-for", b"6.6.6.6, 203.0.113.7")]}  # client-sent, then the proxy's
+    request = gr.Request(Request(scope))
+    assert identity.request_address(request, trust_forwarded_for=False) == "10.0.0.9"
+    assert identity.request_address(request, trust_forwarded_for=True) == "203.0.113.7"
+    assert identity.request_address(gr.Request(Request({"type": "http", "client": ("10.0.0.9", 1), "headers": []})),
+                                    trust_forwarded_for=True) == "10.0.0.9"

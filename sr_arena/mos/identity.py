@@ -95,7 +95,15 @@ def voting_rater(store: Store, token: Any, owner: str | None) -> str:
     return rater_id
 
 
-def request_address(request: Any) -> str:
-    """The client address of a Gradio request (the direct peer)."""
+def request_address(request: Any, trust_forwarded_for: bool | None = None) -> str:
+    """The client address of a Gradio request: the direct peer, or behind a trusted reverse proxy
+    (``SR_ARENA_TRUST_FORWARDED_FOR``) the last ``X-Forwarded-For`` entry, the one the proxy added
+    (earlier entries are whatever the client sent)."""
+    trust = settings.current().trust_forwarded_for if trust_forwarded_for is None else trust_forwarded_for
+    headers = getattr(request, "headers", None)
+    if trust and headers is not None:
+        forwarded = [part.strip() for part in str(headers.get("x-forwarded-for", "")).split(",") if part.strip()]
+        if forwarded:
+            return forwarded[-1]
     client = getattr(request, "client", None)
     return str(getattr(client, "host", "") or "unknown")
