@@ -174,3 +174,29 @@ def test_perception_distortion_reports_niqe_and_plots_psnr_against_it_as_in_pirm
     assert [ax.get_ylabel() for ax in figure.axes] == ["mean PSNR of the study stimuli (dB)", "MOS (1–5)"]
     assert all("NIQE" in ax.get_xlabel() for ax in figure.axes)
     assert "NIQE" not in perception_distortion_figure(extra, {}).axes[0].get_xlabel()  # the default: PSNR/SSIM
+
+
+def test_evaluate_without_niqe_parameters_says_why_and_keeps_psnr_ssim(env, tmp_path):
+    from sr_models.evaluate import evaluate, format_table
+
+    set5 = shared_path("data", "benchmark", "Set5")
+    env("SR_ARENA_CHECKPOINTS", str(tmp_path))
+    env("SR_ARENA_WEIGHTS_PATH", "")
+    report = evaluate(set5, ["bicubic"])
+    assert report["results"]["bicubic"]["niqe"] is None and abs(report["results"]["bicubic"]["psnr"] - 28.43) < 0.02
+    assert "fetch-niqe" in report["niqe_note"] and "fetch-niqe" in format_table(report)
+
+
+@NEEDS_PARAMS
+def test_cli_evaluate_json_has_a_niqe_mean_per_model():
+    import json
+    import subprocess
+
+    from sr_models.paths import REPO_ROOT
+
+    set5 = shared_path("data", "benchmark", "Set5")
+    done = subprocess.run([sys.executable, "-m", "sr_models", "evaluate", "--data", str(set5), "--models", "bicubic",
+                           "--json"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    bicubic = json.loads(done.stdout)["results"]["bicubic"]
+    assert 5 < bicubic["niqe"] < 12 and all("niqe" in s for s in bicubic["per_image"].values())
