@@ -143,11 +143,11 @@ def test_cli_summary_and_export(tmp_path):
 
 
 def test_quick_rating_from_a_comparison(tmp_path, monkeypatch):
-    from sr_arena.ui import quick_rating, rate_tab
+    from sr_arena.ui import quick_rating, rating_session
     from sr_arena.ui.pipeline import Comparison, MethodRun
 
     store = Store(tmp_path / "q.sqlite3", 0)
-    monkeypatch.setattr(rate_tab, "_service", StudyService(store, StudyConfig("q", tmp_path)))
+    monkeypatch.setattr(rating_session, "_service", StudyService(store, StudyConfig("q", tmp_path)))
     lr = np.zeros((8, 8, 3), np.uint8)
     comparison = Comparison(mode="lowres", lr=lr, original=None, name="mine.png")
     comparison.runs["srgan"] = MethodRun("srgan", "SRGAN", image=np.zeros((32, 32, 3), np.uint8),
@@ -165,7 +165,7 @@ def test_quick_rating_from_a_comparison(tmp_path, monkeypatch):
 def test_a_quick_rating_and_a_study_name_the_same_image_by_the_same_hash(prepared, tmp_path, monkeypatch):
     """votes.image_sha256 has one meaning: the decoded pixels of the image the person gave
     (before: a pixel hash of the LR in quick ratings, a file-bytes hash in studies)."""
-    from sr_arena.ui import quick_rating, rate_tab
+    from sr_arena.ui import quick_rating, rating_session
     from sr_arena.ui.pipeline import prepare
     from sr_arena.ui.uploads import ORIGINAL
 
@@ -175,7 +175,7 @@ def test_a_quick_rating_and_a_study_name_the_same_image_by_the_same_hash(prepare
     assert study_hashes == {image_sha256(read_image(path))}
     assert study_hashes != {hashlib.sha256(path.read_bytes()).hexdigest()}
     quick_store = Store(tmp_path / "q.sqlite3", 0)
-    monkeypatch.setattr(rate_tab, "_service", StudyService(quick_store, StudyConfig("q", tmp_path)))
+    monkeypatch.setattr(rating_session, "_service", StudyService(quick_store, StudyConfig("q", tmp_path)))
     comparison = prepare(read_image(path), ORIGINAL, "a.png")
     comparison.runs["srgan"] = MethodRun("srgan", "SRGAN", image=np.zeros((256, 256, 3), np.uint8),
                                          precision="exact", provenance={"sha256": "abc123"})
@@ -186,13 +186,13 @@ def test_a_quick_rating_and_a_study_name_the_same_image_by_the_same_hash(prepare
 def test_a_quick_rating_of_an_uncropped_upload_names_it_like_the_study(tmp_path, monkeypatch):
     """An original whose sides are not multiples of 4 is cropped for the comparison, but votes
     still name the image the person gave (its decoded pixels), as the study does for its files."""
-    from sr_arena.ui import quick_rating, rate_tab
+    from sr_arena.ui import quick_rating, rating_session
     from sr_arena.ui.pipeline import prepare
     from sr_arena.ui.uploads import ORIGINAL
 
     image = skdata.astronaut()[:130, :97]
     store = Store(tmp_path / "q.sqlite3", 0)
-    monkeypatch.setattr(rate_tab, "_service", StudyService(store, StudyConfig("q", tmp_path)))
+    monkeypatch.setattr(rating_session, "_service", StudyService(store, StudyConfig("q", tmp_path)))
     comparison = prepare(image, ORIGINAL, "odd.png")
     assert comparison.original.shape == (128, 96, 3)
     comparison.runs["srgan"] = MethodRun("srgan", "SRGAN", image=np.zeros((128, 96, 3), np.uint8),

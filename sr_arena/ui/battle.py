@@ -8,7 +8,7 @@ better / tie / both bad* → the names revealed → next. Scheduling, storage an
 
 ``build_battle_panel(service, binding, names, tab)`` is called at the end of the Rate tab; the
 battles follow the same integrity rules as the ACR study: the browser session owns its rater
-(``binding``, :class:`sr_arena.ui.rate_tab.RaterBinding`), answers count only for it, and a second
+(``binding``, :class:`sr_arena.ui.rating_session.RaterBinding`), answers count only for it, and a second
 tab of the same rater continues with the next unanswered pair.
 """
 from __future__ import annotations
@@ -80,7 +80,7 @@ def progress_html(done: int, total: int) -> str:
 def build_battle_panel(service: Any, binding: Any, names: dict[str, str], tab: Any = None) -> dict[str, Any]:
     """The battle UI (inside the Rate tab); ``binding`` holds this page's rater token and the rater the
     browser session owns (every answer is checked against it)."""
-    from .rate_tab import claim_rater, voting_rater
+    from .rating_session import claim_rater, voting_rater
 
     battles = BattleService(service.store, service.config.study_id, settings.current().battles_per_rater)
     gr.HTML(f"<style>{battle_css(service.config.crop)}</style>", padding=False)

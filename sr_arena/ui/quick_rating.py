@@ -14,7 +14,7 @@ import gradio as gr
 from sr_arena.mos.storage import SCORE_LABELS, VoteRejected
 from sr_models.image_io import image_sha256
 
-from .rate_tab import claim_rater, get_service, rater_binding
+from .rating_session import claim_rater, get_service, rater_binding
 
 
 def source_sha256(comparison: Any) -> str:

@@ -20,7 +20,7 @@ from sr_arena.mos.export import write_all
 from sr_arena.mos.stats import Summary, summarize
 from sr_arena.mos.storage import QUICK_STUDY_ID
 
-from .rate_tab import get_service, service_error
+from .rating_session import get_service, service_error
 
 SCORE_COLOURS = ["#d73027", "#fc8d59", "#fee08b", "#91cf60", "#1a9850"]
 
