@@ -70,7 +70,10 @@ class ModelCard:
     """Everything SR Arena says about one method.
 
     ``real_world``: trained for real-world degradations (blur, noise, JPEG) rather than bicubic ×1/4;
-    ``suits``: which input it is made for, in plain words.
+    ``suits``: which input it is made for, in plain words;
+    ``twin_of``: for a PSNR-oriented network, the GAN trained from it (the papers' pairs: SRResNet and SRGAN,
+    Ledig et al. 2017 §3.2/§4.3; RRDB-PSNR and ESRGAN, Wang et al. 2018 §3.3/§4.1);
+    ``loss``: the pixel loss it was trained with alone (``"MSE"``, ``"L1"``), shown beside its GAN.
     """
 
     id: str
@@ -83,6 +86,8 @@ class ModelCard:
     notes: str = ""
     real_world: bool = False
     suits: str = "images shrunk by bicubic ×1/4, the benchmarks' degradation (\"I have the original\")"
+    twin_of: str = ""
+    loss: str = ""
 
     @property
     def needs_weights(self) -> bool:
@@ -243,6 +248,8 @@ ESRGAN_PSNR = ModelCard(
     value_range=ESRGAN.value_range,
     sources=(ESRGAN_HOUSE_PSNR,),
     notes="ESRGAN's first stage (the RRDBNet generator trained with L1 only), the starting point of the house ESRGAN.",
+    twin_of="esrgan",
+    loss="L1",
 )
 
 REALESRGAN = ModelCard(
@@ -355,11 +362,26 @@ SRRESNET = ModelCard(
         ),
     ),
     notes="SRGAN's first stage (the generator trained with MSE only), the starting point of the house SRGAN.",
+    twin_of="srgan",
+    loss="MSE",
 )
 
-CARDS: dict[str, ModelCard] = {card.id: card for card in (BICUBIC, SRGAN, ESRGAN, AWSRN, SAN, REALESRGAN)}
-#: Cards that can be loaded and evaluated by id but are not among the app's five methods.
-EXTRA_CARDS: dict[str, ModelCard] = {card.id: card for card in (SRRESNET, ESRGAN_PSNR)}
+#: The app's methods, in the order they are shown: each PSNR-oriented twin just before its GAN.
+CARDS: dict[str, ModelCard] = {card.id: card for card in (BICUBIC, SRRESNET, SRGAN, ESRGAN_PSNR, ESRGAN, AWSRN, SAN,
+                                                          REALESRGAN)}
+#: Cards that can be loaded and evaluated by id but are not among the app's methods (none at present).
+EXTRA_CARDS: dict[str, ModelCard] = {}
+
+
+def twins() -> dict[str, str]:
+    """``{PSNR-oriented method: its GAN}`` for every registered pair, in registry order."""
+    return {card.id: card.twin_of for card in CARDS.values() if card.twin_of in CARDS}
+
+
+def paper_comparison() -> list[str]:
+    """The methods the SRGAN and ESRGAN papers compare: bicubic and each twin with its GAN, in registry order."""
+    wanted = {"bicubic", *twins(), *twins().values()}
+    return [model_id for model_id in CARDS if model_id in wanted]
 
 
 def get_card(model_id: str) -> ModelCard:

@@ -77,7 +77,7 @@ def test_realesrgan_ticked_by_default_for_low_res_photos_only():
     from sr_arena.ui.uploads import LOW_RES, ORIGINAL
 
     assert "realesrgan" in default_methods(LOW_RES) and "realesrgan" not in default_methods(ORIGINAL)
-    assert set(default_methods(ORIGINAL)) == set(CARDS) - {"realesrgan"}
+    assert set(default_methods(ORIGINAL)) == set(CARDS) - {"realesrgan", "srresnet", "esrgan_psnr"}  # twins: opt-in
     assert retick_for_mode(LOW_RES, ["bicubic", "san"]) == ["bicubic", "san", "realesrgan"]
     assert retick_for_mode(ORIGINAL, ["bicubic", "realesrgan"]) == ["bicubic"]
 

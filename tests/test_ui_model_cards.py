@@ -50,7 +50,8 @@ def test_published_rows_cover_every_method_say_where_checked_and_hold_the_papers
     san = rows_for("san")[0]
     assert san.scores["Set5"] == (32.64, 0.9003) and san.scores["B100"] == (27.78, 0.7436)
     assert rows_for("bicubic")[0].scores["Set14"] == (26.00, 0.7027)
-    srresnet, srgan_mse, srgan_vgg54 = rows_for("srgan")  # Ledig et al. 2017, Tables 2 and 1
+    (srresnet,), (srgan_mse, srgan_vgg54) = rows_for("srresnet"), rows_for("srgan")  # Ledig et al. 2017, Tables 2, 1
+    assert [row.label for row in rows_for("esrgan_psnr")] == ["RRDB (ESRGAN's PSNR-oriented generator, 23 blocks)"]
     assert srresnet.scores == {"Set5": (32.05, 0.9019), "Set14": (28.49, 0.8184), "B100": (27.58, 0.7620)}
     assert srgan_mse.scores["Set5"] == (30.64, 0.8701) and srgan_mse.scores["B100"] is None
     assert srgan_vgg54.scores == {"Set5": (29.40, 0.8472), "Set14": (26.02, 0.7397), "B100": (25.16, 0.6688)}
@@ -65,7 +66,7 @@ def test_store_is_keyed_by_the_sha256_of_the_checkpoint_each_entry_names():
     bicubic = measured["bicubic"]["datasets"]
     assert abs(bicubic["Set5"]["psnr"] - 28.42) < 0.02 and bicubic["B100"]["n"] == 100
     for key, entry in measured.items():
-        assert entry["model"] in {*CARDS, "srresnet"} and entry["kind"]
+        assert entry["model"] in CARDS and entry["kind"]
         assert all(s["precision"] == "exact" and s["lr"] == "LR_bicubic/X4" for s in entry["datasets"].values())
         if entry["checkpoint"].startswith("checkpoints/house/"):
             assert sha256_file(CHECKPOINTS_DIR.parent / entry["checkpoint"]) == key

@@ -1,7 +1,9 @@
 """The compare pipeline, zoom crops, difference maps, table and zip, without a browser (bicubic only)."""
 from __future__ import annotations
 
+
 import io
+import re
 import json
 import zipfile
 
@@ -104,17 +106,19 @@ def test_crop_box_stays_inside_and_metrics_follow_the_crop(comparison):
     box = crops.crop_box((95, 127), 48, comparison.hr_shape)
     assert (box.x1, box.y1) == (96, 128)
     _, html_a, overview = zoom_views(comparison, (10, 10), 32, 4)
-    items, html_b, _ = zoom_views(comparison, (80, 110), 32, 4)
-    assert html_a != html_b and "crop PSNR" in html_b
-    assert [caption.split(" ·")[0] for _, caption in items] == ["Original", "Low-res input (nearest ×4)", "Bicubic"]
-    assert items[0][0].shape == (128, 128, 3)  # 32 px × magnification 4
-    assert overview[..., 0].max() == 255  # the red box is drawn
+    strip, html_b, _ = zoom_views(comparison, (80, 110), 32, 4)
+    assert html_a != html_b and "crop PSNR" in html_b and "crop NIQE" in html_b
+    assert re.findall(r'data-key="([^"]+)"', strip) == ["original", "lr", "bicubic"]
+    assert re.findall(r'<b>([^<]+)</b>', strip)[:2] == ["Original", "Low-res input (nearest ×4)"]
+    assert set(re.findall(r'<img[^>]* width="(\d+)" height="(\d+)"', strip)) == {("128", "128")}  # 32 px × 4 on screen
+    assert re.search(r'Bicubic</b> · <span class="sr-metric">\d+\.\d\d dB · 0\.\d{3}', strip)  # the numbers, whole
+    assert overview.max() == 255 and overview.min() == 0  # the box: a black and a white outline
 
 
 def test_nearest_enlargement_and_box_drawing():
     tile = np.arange(4, dtype=np.uint8).reshape(2, 2)
     assert np.array_equal(crops.enlarge_nearest(tile, 2), [[0, 0, 1, 1], [0, 0, 1, 1], [2, 2, 3, 3], [2, 2, 3, 3]])
-    drawn = crops.draw_box(np.zeros((10, 10, 3), np.uint8), crops.Box(2, 2, 8, 8), width=1)
+    drawn = crops.draw_box(np.zeros((10, 10, 3), np.uint8), crops.Box(2, 2, 8, 8), color=(255, 40, 40), width=1)
     assert drawn[2, 5].tolist() == [255, 40, 40] and drawn[5, 5].tolist() == [0, 0, 0]
 
 

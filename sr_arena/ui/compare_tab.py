@@ -25,9 +25,9 @@ import gradio as gr
 import numpy as np
 
 from sr_arena import settings
-from sr_models.registry import CARDS
+from sr_models.registry import CARDS, paper_comparison
 
-from . import crops, diffmaps, jobs, presentation, scratch
+from . import crops, diffmaps, jobs, no_reference, presentation, scratch, style, uploads
 from .example_cache import ExampleCache
 from .examples import available as available_examples
 from .inputs import PictureInput
@@ -48,6 +48,13 @@ MODE_HELP = (
     f"LR-consistency (does the result shrink back to your input?) instead. Up to {MAX_LR_SIDE}×{MAX_LR_SIDE}."
 )
 DEFAULT_CROP, DEFAULT_MAG = 48, 4
+UPLOAD_TAB, PICTURE_TAB = "upload-tab", "picture-tab"
+#: Arrow buttons under the zoom sliders (the page's arrow keys press them).
+ARROWS = {"left": "←", "up": "↑", "down": "↓", "right": "→"}
+PAPER_LABEL = "Paper comparison: SRResNet vs SRGAN, RRDB-PSNR vs ESRGAN, + bicubic"
+PAPER_HELP = ("Ticks each GAN with its PSNR-oriented twin, as the SRGAN and ESRGAN papers compare them: the same "
+              "network trained with a pixel loss (MSE/L1) alone vs with an adversarial loss — higher PSNR vs more "
+              "natural texture (lower NIQE).")
 #: Longest wait between two progress updates of the running panel (seconds).
 PROGRESS_INTERVAL = 1.0
 
@@ -149,34 +156,44 @@ def _reference(comparison: Comparison) -> tuple[np.ndarray | None, str]:
 
 
 def zoom_views(comparison: Comparison | None, center: tuple[int, int] | None, size: int, magnification: int,
-               ) -> tuple[list, str, np.ndarray | None]:
-    """(crop strip gallery items, crop-metrics HTML, overview with the box) from cached outputs."""
+               ) -> tuple[str, str, np.ndarray | None]:
+    """(zoom strip HTML, crop-metrics HTML, overview with the box) from cached outputs.
+
+    Crop PSNR/SSIM need the original; crop NIQE needs none, so it is given in both modes
+    (":data:`no_reference.MIN_SIDE` px at least, else "—" with the reason as a tooltip).
+    """
     if comparison is None:
-        return [], "", None
+        return "", "", None
     images = comparison.images()
     height, width = comparison.hr_shape
     center = center or (width // 2, height // 2)
     box = crops.crop_box(center, int(size), (height, width))
     reference = comparison.original
-    items, rows = [], []
+    tiles, rows = [], []
     for key, image in images.items():
         piece = crops.cut(image, box)
-        text = label(key)
-        if reference is not None and key not in (ORIGINAL_KEY,):
+        numbers, cells = [], ""
+        if reference is not None and key != ORIGINAL_KEY:
             psnr, ssim = crops.crop_metrics(piece, crops.cut(reference, box))
-            text += f" · {psnr:.2f} dB / {ssim:.3f}"
-            rows.append(f"<tr><td>{label(key)}</td><td>{psnr:.2f}</td><td>{ssim:.4f}</td></tr>")
-        items.append((crops.enlarge_nearest(piece, int(magnification)), text))
+            numbers.append(f"{psnr:.2f} dB · {ssim:.3f}")
+            cells = f"<td>{psnr:.2f}</td><td>{ssim:.4f}</td>"
+        elif reference is not None:
+            cells = "<td>—</td><td>—</td>"
+        score = no_reference.niqe(piece, crop_border=0) if key != LR_KEY else None
+        if score is not None:
+            numbers.append(f"NIQE {score:.2f}")
+        if key != LR_KEY:
+            rows.append(f"<tr><td>{label(key)}</td>{cells}{no_reference.cell(score, min(box.size))}</tr>")
+        tiles.append(crops.Tile(key, label(key), piece, " · ".join(numbers)))
     where = f"Crop {box.size[0]}×{box.size[1]} px at x {box.x0}–{box.x1}, y {box.y0}–{box.y1}"
-    if rows:
-        html = (f'<div class="sr-crop-metrics"><b>{where}</b><table><tr><th>Method</th><th>crop PSNR (dB)</th>'
-                f'<th>crop SSIM</th></tr>{"".join(rows)}</table></div>')
-    else:
-        html = f'<div class="sr-crop-metrics"><b>{where}</b> — no original, so no crop PSNR/SSIM.</div>'
+    heads = "<th>crop PSNR (dB)</th><th>crop SSIM</th>" if reference is not None else ""
+    missing = "" if reference is not None else " — no original, so no crop PSNR/SSIM (NIQE needs none)."
+    html = (f'<div class="sr-crop-metrics"><b>{where}</b>{missing}<table><tr><th>Method</th>{heads}'
+            f'<th>crop NIQE (lower = more natural)</th></tr>{"".join(rows)}</table></div>')
     base = reference if reference is not None else images.get("esrgan", images[LR_KEY])
     factor = crops.overview_scale((height, width))
     overview = crops.draw_box(base, box)[::factor, ::factor]
-    return items, html, overview
+    return crops.strip_html(tiles, int(magnification)), html, overview
 
 
 def difference_views(comparison: Comparison | None, show: bool, amplification: float) -> dict:
@@ -237,9 +254,11 @@ def _example_cache(pool: ModelPool) -> ExampleCache:
 
 
 def default_methods(mode_value: str) -> list[str]:
-    """Methods ticked by default: all of them for a low-resolution photo; for an original, not those trained
-    for real-world degradations (Real-ESRGAN restores rather than inverts bicubic ×1/4, and scores below bicubic)."""
-    return retick_for_mode(mode_value, list(CARDS))
+    """Methods ticked by default: the mode's re-ticking of every method but the PSNR-oriented twins (they double
+    the SRGAN/ESRGAN work; the "paper comparison" preset ticks them). All of them for a low-resolution photo; for
+    an original, not those trained for real-world degradations (Real-ESRGAN restores rather than inverts bicubic
+    ×1/4, and scores below bicubic)."""
+    return retick_for_mode(mode_value, [m for m, card in CARDS.items() if not card.twin_of])
 
 
 def retick_for_mode(mode_value: str, chosen: list[str] | None) -> list[str]:
@@ -260,14 +279,15 @@ def build_compare_tab(pool: ModelPool, example_cache: ExampleCache | None = None
         with gr.Column(scale=3, min_width=320):
             mode = gr.Radio(MODE_CHOICES, value=ORIGINAL, label="What are you giving the app?", elem_id="mode")
             gr.Markdown(MODE_HELP, elem_classes=["sr-help"])
-            with gr.Tabs():
-                with gr.Tab("Upload a file"):
+            with gr.Tabs(elem_id="input-tabs") as input_tabs:
+                with gr.Tab("Upload a file", id=UPLOAD_TAB):
                     upload = gr.File(label="Image file (PNG, JPEG, WebP, BMP, TIFF, GIF)", type="filepath",
                                      elem_id="upload", height=140)
-                with gr.Tab("Paste, webcam or example"):
+                with gr.Tab("Paste, webcam or example", id=PICTURE_TAB):
                     picture = PictureInput(label="Paste or take a photo", sources=["clipboard", "webcam"],
                                            type="filepath", image_mode=None, format="png", height=200,
                                            elem_id="picture")  # reaches the validator undecoded
+            input_info = gr.HTML(uploads.input_summary(None, ORIGINAL), elem_id="input-info")
             examples = available_examples()
             example_block = None
             if examples:
@@ -277,6 +297,8 @@ def build_compare_tab(pool: ModelPool, example_cache: ExampleCache | None = None
         with gr.Column(scale=2, min_width=260):
             methods = gr.CheckboxGroup([(c.display_name, c.id) for c in CARDS.values()], value=default_methods(ORIGINAL),
                                        label="Methods", elem_id="methods")
+            paper_button = gr.Button(PAPER_LABEL, elem_id="paper-preset", size="sm", variant="secondary")
+            gr.Markdown(PAPER_HELP, elem_classes=["sr-help"])
             mode.change(retick_for_mode, [mode, methods], methods, queue=False, show_progress="hidden")
             with gr.Accordion("Options", open=False):
                 precision = gr.Radio([("exact (float32, as published)", "exact"), ("fast (reduced precision)", "fast")],
@@ -298,21 +320,26 @@ def build_compare_tab(pool: ModelPool, example_cache: ExampleCache | None = None
 
     table = gr.Dataframe(headers=presentation.TABLE_COLUMNS, label="Scores", interactive=False, wrap=True,
                          elem_id="metric-table", visible=False)
+    gr.Markdown(presentation.niqe_help(), elem_id="niqe-help", elem_classes=["sr-hint"])
     download = gr.DownloadButton("⬇ Download everything (PNG outputs + metrics.json, zip)", visible=False,
                                  elem_id="download")
 
     with gr.Column(visible=False) as results:
-        gr.Markdown("### Synchronized zoom\nThe same region from every image, enlarged with nearest neighbour "
-                    "(no smoothing). Click any panel or the overview to move it.")
-        with gr.Row():
-            crop_size = gr.Slider(16, 256, value=DEFAULT_CROP, step=8, label="Crop size (px of the ×4 image)")
-            magnification = gr.Slider(1, 8, value=DEFAULT_MAG, step=1, label="Magnification (nearest neighbour)")
-        with gr.Row(equal_height=False):
-            overview = gr.Image(label="Where the crop is", format="png", interactive=False, height=280,
-                                elem_id="overview", scale=1)
-            crop_metrics = gr.HTML(elem_id="crop-metrics")
-        strip = gr.Gallery(label="Zoom strip", format="png", columns=7, height="auto", object_fit="contain",
-                           allow_preview=False, elem_id="strip", elem_classes=["sr-strip"])
+        with gr.Column(elem_id="zoom"):
+            gr.Markdown("### Synchronized zoom\nThe same region from every image, enlarged with nearest neighbour "
+                        "(no smoothing), each tile *magnification* × the crop's size on screen. Click any panel or "
+                        "the overview to move it, or click the strip and use the arrow keys.")
+            with gr.Row():
+                crop_size = gr.Slider(16, 256, value=DEFAULT_CROP, step=8, label="Crop size (px of the ×4 image)")
+                magnification = gr.Slider(1, 8, value=DEFAULT_MAG, step=1, label="Magnification (nearest neighbour)")
+            with gr.Row(elem_classes=["sr-arrows"]):
+                arrows = {direction: gr.Button(symbol, elem_id=f"crop-{direction}", size="sm", min_width=48,
+                                               scale=0) for direction, symbol in ARROWS.items()}
+            with gr.Row(equal_height=False):
+                overview = gr.Image(label="Where the crop is", format="png", interactive=False, height=280,
+                                    elem_id="overview", scale=1)
+                crop_metrics = gr.HTML(elem_id="crop-metrics")
+            strip = gr.HTML(elem_id="strip", elem_classes=["sr-strip"], js_on_load=style.PAGE_JS)
 
         gr.Markdown("### Difference maps")
         with gr.Row():
@@ -371,11 +398,17 @@ def build_compare_tab(pool: ModelPool, example_cache: ExampleCache | None = None
         """A finished (or stopped) method's panel: its image at once, scores to follow."""
         run, panel = comparison.runs[model_id], panels[model_id]
         image = files.png(model_id, run.image, run.png) if run.ok else None
-        return {panel.image: gr.update(value=image, visible=run.ok), panel.caption: presentation.caption(run, run.name)}
+        return {panel.image: gr.update(value=image, visible=run.ok),
+                panel.caption: presentation.method_caption(comparison, model_id)}
+
+    def twin_updates(comparison: Comparison) -> dict:
+        """Every twin's caption again, now that both checkpoints of each pair are known."""
+        return {panels[m].caption: presentation.method_caption(comparison, m) for m in comparison.runs
+                if CARDS[m].twin_of}
 
     def scored_updates(comparison: Comparison, model_ids: list[str]) -> dict:
         """Captions with scores, and the table, for runs just scored."""
-        update = {panels[m].caption: presentation.caption(comparison.runs[m], comparison.runs[m].name) for m in model_ids}
+        update = {panels[m].caption: presentation.method_caption(comparison, m) for m in model_ids}
         if model_ids:
             update[table] = gr.update(value=presentation.metric_table(comparison), visible=True)
         return update
@@ -448,8 +481,8 @@ def build_compare_tab(pool: ModelPool, example_cache: ExampleCache | None = None
             job.stop()  # the browser went away (or the event was cancelled): stop computing for nobody
         zip_path = build_zip(comparison, files.directory)
         yield {state: comparison, job_id: None, download: gr.update(value=str(zip_path), visible=True),
-               stop_button: gr.update(visible=False),
-               table: gr.update(value=presentation.metric_table(comparison), visible=True)}
+               stop_button: gr.update(visible=False), **twin_updates(comparison),
+               table: gr.update(value=presentation.metric_table(comparison, niqe=True), visible=True)}
         files.release()  # Gradio has copied every file yielded above into its cache (delete_cache ages those)
 
     def compare_picture(image_path: str | None, mode_value: str, chosen: list[str], precision_value: str,
@@ -494,6 +527,16 @@ def build_compare_tab(pool: ModelPool, example_cache: ExampleCache | None = None
     def resize_crop(comparison: Comparison | None, point: tuple[int, int] | None, size: float, mag: float) -> tuple:
         return zoom_views(comparison, point, int(size), int(mag))
 
+    def nudge(direction: str):
+        """An arrow button (or key): the crop moves half its size that way."""
+        def move(comparison: Comparison | None, point: tuple[int, int] | None, size: float, mag: float) -> tuple:
+            if comparison is None:
+                return (point, *zoom_views(None, None, int(size), int(mag)))
+            height, width = comparison.hr_shape
+            point = crops.moved(point or (width // 2, height // 2), direction, int(size), (height, width))
+            return (point, *zoom_views(comparison, point, int(size), int(mag)))
+        return move
+
     panel_outputs = {c for p in panels.values() for c in (p.column, p.image, p.caption)}
     run_outputs = panel_outputs | {state, job_id, notes, table, download, results, stop_button}
     finish_outputs = [results, center, strip, crop_metrics, overview, diff_gallery, left, right, slider]
@@ -523,6 +566,9 @@ def build_compare_tab(pool: ModelPool, example_cache: ExampleCache | None = None
     for control in (crop_size, magnification):
         control.release(resize_crop, [state, center, crop_size, magnification], [strip, crop_metrics, overview],
                         **light)
+    for direction, button in arrows.items():
+        button.click(nudge(direction), [state, center, crop_size, magnification], zoom_outputs, **light,
+                     show_progress="hidden", trigger_mode="always_last")
     for control in (show_diff,):
         control.change(difference_views, [state, show_diff, amplification], diff_gallery, **light)
     amplification.release(difference_views, [state, show_diff, amplification], diff_gallery, **light)
@@ -531,6 +577,20 @@ def build_compare_tab(pool: ModelPool, example_cache: ExampleCache | None = None
     # One input at a time: a new file clears the picture and vice versa.
     upload.upload(lambda: None, None, picture, **light)
     picture.change(lambda value: gr.update() if value is None else None, picture, upload, **light)
+    # Inputs say where they are: an example shows in the (now selected) picture tab with its mode; a new
+    # upload after an example goes back to the default mode (a mode the person picked is kept).
+    mode_by_example = gr.State(False)
+    if example_block is not None:
+        example_block.load_input_event.then(lambda: (gr.Tabs(selected=PICTURE_TAB), True), None,
+                                             [input_tabs, mode_by_example], **light, show_progress="hidden")
+    mode.input(lambda: False, None, mode_by_example, **light, show_progress="hidden")
+    for source in (upload, picture):
+        source.upload(lambda by_example, current: (ORIGINAL if by_example else current, False),
+                      [mode_by_example, mode], [mode, mode_by_example], **light, show_progress="hidden")
+    for control in (upload, picture, mode):
+        control.change(uploads.input_summary_of, [upload, picture, mode], input_info, **light,
+                       show_progress="hidden")
+    paper_button.click(lambda: paper_comparison(), None, methods, queue=False, show_progress="hidden")
 
     components = CompareComponents(state=state, mode=mode, methods=methods, panels=panels, table=table,
                                    run_button=run_button, finished=finished, stop_button=stop_button)

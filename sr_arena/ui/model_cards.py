@@ -27,6 +27,12 @@ ARCHITECTURE = {
                "uint8 rounding between the two passes. No learning.",
     "srgan": "SRResNet generator: 9×9 conv, 16 residual blocks (conv–BN–PReLU–conv–BN), two ×2 "
              "pixel-shuffle upsamplers, 9×9 conv; SRGAN trains it with a VGG perceptual + adversarial loss.",
+    "srresnet": "SRResNet generator: 9×9 conv, 16 residual blocks (conv–BN–PReLU–conv–BN), two ×2 "
+                "pixel-shuffle upsamplers, 9×9 conv, trained with the MSE loss alone — SRGAN's network before "
+                "its adversarial training (Ledig et al. 2017, §2.2 and §3.2).",
+    "esrgan_psnr": "RRDBNet: 23 Residual-in-Residual Dense Blocks (no batch norm, residual scaling 0.2), "
+                   "nearest-neighbour ×2 upsampling twice, trained with the L1 loss alone — ESRGAN's "
+                   "PSNR-oriented stage, from which the GAN is trained (Wang et al. 2018, §3.4 and §4.1).",
     "esrgan": "RRDBNet: 23 Residual-in-Residual Dense Blocks (no batch norm, residual scaling 0.2), "
               "nearest-neighbour ×2 upsampling twice; trained with a relativistic GAN and pre-activation "
               "VGG features.",

@@ -5,6 +5,9 @@ import html
 
 import pandas as pd
 
+from sr_models.registry import CARDS
+
+from . import no_reference
 from .jobs import RUNNING, SlotView
 from .pipeline import Comparison, MethodRun, in_registry_order
 
@@ -16,7 +19,8 @@ BADGE_STYLES = {
     "no weights": ("#444", "#eee"),
 }
 
-TABLE_COLUMNS = ["Method", "PSNR (dB)", "SSIM", "LR-consistency (dB)", "Seconds", "Parameters", "Checkpoint"]
+TABLE_COLUMNS = ["Method", "PSNR (dB)", "SSIM", "NIQE (lower = more natural)", "LR-consistency (dB)", "Seconds",
+                 "Parameters", "Checkpoint"]
 
 
 def badge(provenance: dict | None) -> str:
@@ -143,14 +147,56 @@ def checkpoint_text(run: MethodRun) -> str:
     return f"{p.get('file_name', '')} ({p.get('kind', '')}, sha256 {str(p.get('sha256', ''))[:12]}…)"
 
 
-def metric_table(comparison: Comparison | None) -> pd.DataFrame:
-    """Method, PSNR, SSIM, LR-consistency, seconds, parameters, checkpoint — one row per method."""
+def metric_table(comparison: Comparison | None, niqe: bool = False) -> pd.DataFrame:
+    """Method, PSNR, SSIM, NIQE, LR-consistency, seconds, parameters, checkpoint — one row per method.
+
+    ``niqe``: compute NIQE for every output (the finished table; while methods still run it shows "…").
+    Where NIQE cannot be computed here the cell is "—" and :func:`niqe_help` says why.
+    """
     rows = []
     for run in (in_registry_order(comparison.runs) if comparison else []):
-        rows.append([run.name, _fmt(run.psnr, 2), _fmt(run.ssim, 4), _fmt(run.lr_consistency, 2),
-                     _fmt(run.seconds, 2), "—" if not run.parameters else f"{run.parameters:,}",
-                     checkpoint_text(run)])
+        score = no_reference.niqe(run.image) if niqe and run.ok else None
+        pending = "…" if run.ok and not niqe and no_reference.status().available else "—"
+        rows.append([run.name, _fmt(run.psnr, 2), _fmt(run.ssim, 4), pending if score is None else f"{score:.2f}",
+                     _fmt(run.lr_consistency, 2), _fmt(run.seconds, 2),
+                     "—" if not run.parameters else f"{run.parameters:,}", checkpoint_text(run)])
     return pd.DataFrame(rows, columns=TABLE_COLUMNS)
+
+
+def niqe_help() -> str:
+    """One line under the table: what NIQE is, or why its column shows "—"."""
+    state = no_reference.status()
+    what = ("**NIQE** (Mittal, Soundararajan & Bovik 2013): a no-reference naturalness score, lower = more natural; "
+            "it needs no original, so it is given in both modes, and it can favour a GAN whose PSNR is lower.")
+    return what if state.available else f"{what} Not available here: {state.reason} — its column shows “—”."
+
+
+def twin_note(comparison: Comparison | None, model_id: str) -> str:
+    """Under a PSNR-oriented twin's panel: one line on what differs from its GAN (the papers' lesson), and
+    whether the checkpoints that ran here are really the same network (derived from what ran, never assumed)."""
+    card = CARDS.get(model_id)
+    if card is None or not card.twin_of:
+        return ""
+    gan = CARDS[card.twin_of].display_name
+    text = (f"Same network as {gan}, trained with the {card.loss} loss alone; {gan} adds an adversarial loss: "
+            f"expect higher PSNR here, more natural-looking texture (lower NIQE) there.")
+    runs = comparison.runs if comparison is not None else {}
+    mine, theirs = runs.get(model_id), runs.get(card.twin_of)
+    if mine is not None and theirs is not None and mine.provenance and theirs.provenance:
+        if mine.provenance.get("sha256") == theirs.provenance.get("sha256"):
+            text += (f" Here {gan} runs this very checkpoint (no {gan} GAN stage is installed), so the two panels "
+                     f"are the same image — not the papers' comparison.")
+        elif mine.parameters and theirs.parameters and mine.parameters != theirs.parameters:
+            text += (f" Here {gan} runs other weights ({theirs.provenance.get('file_name', '')}, "
+                     f"{theirs.parameters:,} parameters vs {mine.parameters:,}): a different network, so more than "
+                     f"the loss differs.")
+    return f'<div class="sr-twin" data-twin-of="{html.escape(card.twin_of)}">{html.escape(text)}</div>'
+
+
+def method_caption(comparison: Comparison | None, model_id: str) -> str:
+    """A method panel's caption: :func:`caption` plus, for a twin, :func:`twin_note`."""
+    run = comparison.runs.get(model_id) if comparison is not None else None
+    return caption(run, run.name if run else CARDS[model_id].display_name) + twin_note(comparison, model_id)
 
 
 def notes_markdown(comparison: Comparison) -> str:

@@ -24,4 +24,62 @@ CSS = """
 .sr-help p { font-size:.9em; color:#444; }
 .sr-hint p { font-size:.85em; color:#666; margin:0; }
 #status p { margin:0; }
+.sr-twin { font-size:.85em; color:#5b2a86; background:#f6f0fb; border-left:3px solid #5b2a86; padding:.2em .5em;
+           margin-top:.2em; }
+.sr-input-info { font-size:.9em; padding:.35em .6em; border:1px solid #d6d6e0; border-radius:6px; background:#fafafe;
+                 overflow-wrap:anywhere; }
+.sr-input-info[data-state="empty"] { color:#666; }
+/* Projector mode: tiles are magnification × the crop on screen (at most the page width), wrapping into a grid. */
+.sr-zoom { display:flex; flex-wrap:wrap; gap:12px; align-items:flex-start; outline:none; }
+.sr-zoom:focus-visible { outline:2px dashed #5b5bd6; outline-offset:4px; }
+.sr-zoom.sr-grid { display:grid; grid-template-columns:repeat(auto-fill, minmax(min(100%, var(--tile-w, 192px)), max-content)); }
+.sr-tile { margin:0; max-width:100%; min-width:min(100%, 11em); width:max-content; }
+.sr-tile img { display:block; width:var(--tile-w); max-width:100%; height:auto; image-rendering:pixelated;
+               background:#000; }
+.sr-tile figcaption { font-size:.95em; line-height:1.35; margin-top:.25em; white-space:normal; overflow:visible;
+                      overflow-wrap:anywhere; max-width:max(var(--tile-w), 11em); }
+.sr-zoom.sr-grid .sr-tile { width:auto; }
+.sr-arrows { gap:.3em !important; }
+.sr-arrows button { font-size:1.1em; }
+/* A panel's fullscreen: the picture at an integer scale (1:1 when it is large), nearest neighbour, on black. */
+:fullscreen:has(img), :fullscreen .image-container, :fullscreen .image-frame { background:#000 !important; }
+img.sr-true-scale { image-rendering:pixelated !important; max-width:none !important; max-height:none !important;
+                    object-fit:none !important; }
+"""
+
+#: Page behaviour, installed once by the zoom strip's ``js_on_load``: the arrow keys press the crop's arrow
+#: buttons while the focus is in the zoom section, and a fullscreen panel is drawn at an integer scale
+#: (the largest that fits, 1:1 for a large image) with nearest neighbour.
+PAGE_JS = """
+if (!window.srArenaPage) {
+  window.srArenaPage = true;
+  const keys = {ArrowLeft: 'left', ArrowRight: 'right', ArrowUp: 'up', ArrowDown: 'down'};
+  document.addEventListener('keydown', (event) => {
+    const direction = keys[event.key];
+    const zoom = document.getElementById('zoom');
+    const target = event.target;
+    if (!direction || !zoom || !zoom.contains(target) || event.altKey || event.ctrlKey || event.metaKey) return;
+    if (target.closest('input, textarea, select, [role=slider], [contenteditable=true]')) return;
+    const button = document.getElementById('crop-' + direction);
+    if (!button) return;
+    event.preventDefault();
+    button.click();
+  });
+  const fit = () => {
+    document.querySelectorAll('img.sr-true-scale').forEach((img) => {
+      img.classList.remove('sr-true-scale'); img.style.width = ''; img.style.height = ''; delete img.dataset.scale;
+    });
+    const shown = document.fullscreenElement;
+    const img = shown && (shown.tagName === 'IMG' ? shown : shown.querySelector('img'));
+    if (!img || !img.naturalWidth) return;
+    const scale = Math.max(1, Math.floor(Math.min(window.innerWidth / img.naturalWidth,
+                                                  window.innerHeight / img.naturalHeight)));
+    img.classList.add('sr-true-scale');
+    img.dataset.scale = String(scale);
+    img.style.width = (img.naturalWidth * scale) + 'px';
+    img.style.height = (img.naturalHeight * scale) + 'px';
+  };
+  document.addEventListener('fullscreenchange', fit);
+  window.addEventListener('resize', () => { if (document.fullscreenElement) fit(); });
+}
 """

@@ -66,3 +66,45 @@ def load_upload(path: str | Path, mode: str) -> Upload:
     path = Path(path)
     image, notes = read_checked(path, limits_for(mode))
     return Upload(image=image, name=path.stem, notes=notes)
+
+
+def image_size(path: str | Path | None) -> tuple[int, int] | None:
+    """(width, height) from the file's header (no pixels decoded), or ``None`` when it cannot be read."""
+    if not path:
+        return None
+    try:
+        from PIL import Image
+
+        with Image.open(path) as image:
+            return image.size
+    except Exception:  # noqa: BLE001 - a file the header reader refuses; the run says why
+        return None
+
+
+def input_summary(path: str | Path | None, mode: str, where: str = "") -> str:
+    """The line that always says what the current input is: its name, size, where it is and what the mode
+    will do with it (a ×1/4 shrink for an original)."""
+    if not path:
+        return ('<div class="sr-input-info" data-state="empty">No input yet: upload a file, paste or take a '
+                'photo, or click an example.</div>')
+    import html
+
+    name = Path(path).name
+    size = image_size(path)
+    if size is None:
+        what = "size unreadable (the run will say why)"
+    elif mode == ORIGINAL:
+        what = f"{size[0]}×{size[1]} px, an original: shrunk to {size[0] // SCALE}×{size[1] // SCALE} and enlarged ×4"
+    else:
+        what = f"{size[0]}×{size[1]} px, low-resolution: enlarged ×4 to {size[0] * SCALE}×{size[1] * SCALE}"
+    place = f" ({html.escape(where)})" if where else ""
+    dims = f' data-width="{size[0]}" data-height="{size[1]}"' if size else ""
+    return (f'<div class="sr-input-info" data-state="ready"{dims}><b>Current input</b>{place}: '
+            f'{html.escape(name)} · {what}</div>')
+
+
+def input_summary_of(file_path: str | None, picture_path: str | None, mode: str) -> str:
+    """:func:`input_summary` of whichever input the run will use (a file wins, as in the run)."""
+    if file_path:
+        return input_summary(file_path, mode, "Upload a file tab")
+    return input_summary(picture_path, mode, "Paste, webcam or example tab" if picture_path else "")
