@@ -9,6 +9,7 @@ import gradio as gr
 
 from sr_arena.ui import zerogpu  # noqa: I001 - first: it imports `spaces` (ZeroGPU) before anything touches CUDA
 from sr_arena import settings
+from sr_arena.ui.class_tab import build_class_tab
 from sr_arena.ui.compare_tab import build_api, build_compare_tab
 from sr_arena.ui.models import ModelPool
 from sr_arena.ui.models_tab import build_models_tab
@@ -47,6 +48,8 @@ def build_demo(pool: ModelPool | None = None) -> gr.Blocks:
                 build_rate_tab(rate_tab)
             with gr.Tab("Results", id="results") as results_tab:
                 build_results_tab(results_tab)
+            with gr.Tab("Class", id="class") as class_tab:  # lecturer's builder + participants' phone view
+                build_class_tab(class_tab)
         demo.load(refresh_cards, None, cards, api_visibility="private", show_progress="hidden")
         # Public API: one method on one image (gradio_client: Client(url).predict(..., api_name="/enlarge")).
         build_api(pool)
