@@ -245,7 +245,7 @@ def cosine_lr(config: FinetuneConfig, step: int, base: float) -> float:
 class Finetuner:
     """One stage: cached front, trainable back, EMA, Set5 validation through the whole network."""
 
-    def __init__(self, config: FinetuneConfig) -> None:
+    def __init__(self, config: FinetuneConfig, artefacts: bool = True) -> None:
         self.config = config
         self.out_dir = REPO_ROOT / "runs" / config.name
         self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -273,7 +273,7 @@ class Finetuner:
         self.step, self.train_seconds = 0, 0.0
         self.val_history: list[dict[str, Any]] = []
         self.val_features = self._val_features()
-        self.art_features = self._art_features() if config.adversarial_weight > 0 else []
+        self.art_features = self._art_features() if artefacts and config.adversarial_weight > 0 else []
 
     def _stage_weights(self, run: str) -> dict[str, Tensor]:
         """The EMA of run ``run``; without its run folder (a fresh checkout), the stage's shipped export."""
@@ -642,6 +642,7 @@ def scan(trainer: Finetuner, snapshots: list[Path], alphas: list[float]) -> None
     psnr = stage_weights(trainer.config.init_from, trainer.base_sha)
     for path in snapshots:
         gan = torch.load(path, map_location="cpu", weights_only=True)
+        gan = gan.get("ema", gan)  # a run's last.pt holds its EMA beside the optimiser state
         for alpha in alphas:
             print(json.dumps({"snapshot": str(path), "alpha": alpha,
                               **trainer.validate(interpolate(psnr, gan, alpha))}), flush=True)
@@ -660,6 +661,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scan", type=Path, nargs="+", default=None,
                         help="validate these snapshots (no training), blended with --alphas")
     parser.add_argument("--alphas", default="1", help="comma-separated α values for --scan")
+    parser.add_argument("--no-artefacts", action="store_true", help="--scan: Set5 PSNR and gradient ratio only")
     args = parser.parse_args(argv)
     config = load_finetune_config(args.config)
     if args.export:
@@ -669,7 +671,7 @@ def main(argv: list[str] | None = None) -> int:
                                                    "artefacts", "artefact_ratio_to_psnr_stage")}, indent=1))
         return 0
     if args.scan:
-        scan(Finetuner(config), args.scan, [float(a) for a in args.alphas.split(",")])
+        scan(Finetuner(config, artefacts=not args.no_artefacts), args.scan, [float(a) for a in args.alphas.split(",")])
         return 0
     trainer = Finetuner(config)
     trainer.resume()
