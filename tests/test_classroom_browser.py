@@ -76,7 +76,8 @@ def test_class_rehearsal_five_phones(tmp_path):
     assert other_votes == 6
     env = {"SR_ARENA_DATA_DIR": str(data), "SR_ARENA_OWNER_PASSWORD": "lecture-pw", "SR_ARENA_STUDY_CROP": "128",
            "SR_ARENA_STUDY_DIR": str(tmp_path / "uploads"), "SR_ARENA_MIN_VOTE_INTERVAL": "0.2",
-           "SR_ARENA_NEW_RATERS_PER_HOUR": "50", "DATABASE_URL": ""}
+           "SR_ARENA_NEW_RATERS_PER_HOUR": "50", "SR_ARENA_BATTLES_PER_RATER": "4",
+           "DATABASE_URL": ""}
     with serve_app(extra_env=env, log_name="classroom-browser-app") as url, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM_PATH, args=CHROMIUM_ARGS, headless=True)
         try:
@@ -172,9 +173,28 @@ def test_class_rehearsal_five_phones(tmp_path):
             late = browser.new_context(viewport=PHONE).new_page()
             late.goto(f"{url}?join={code}")
             late.get_by_text("This study is closed.").wait_for()
+
+            # Battle mode: a phone judges its pairs side by side, names revealed after each answer.
+            owner.locator("#class-mode").get_by_text("Battles").click()
+            owner.locator("#class-title input, #class-title textarea").first.fill("Battles")
+            owner.locator("#class-create").click()
+            owner.locator("#class-build-note").get_by_text("Battles").wait_for(timeout=120_000)
+            battle_code = re.search(r"code ([A-Z0-9]{6})", owner.locator("#class-build-note").inner_text()).group(1)
+            late.goto(f"{url}?join={battle_code}")
+            late.locator("#class-start").click()
+            late.locator("#class-battle-progress").get_by_text("0 / 4").wait_for()
+            for n in range(4):
+                late.locator("#class-outcome-left").click()
+                if n < 3:
+                    late.locator("#class-battle-progress").get_by_text(f"{n + 1} / 4").wait_for()
+                    assert re.search(r"Left was \*?\*?(Bicubic|SRGAN)", late.locator("#class-revealed").inner_text())
+                time.sleep(0.2)
+            late.locator("#class-thanks").get_by_text("You judged 4 pairs").wait_for()
+            owner.locator("#class-live").get_by_text("4 battles").wait_for()
         finally:
             browser.close()
 
     with sqlite3.connect(db) as conn:
         per_study = dict(conn.execute("SELECT study_id, COUNT(*) FROM votes GROUP BY study_id").fetchall())
-    assert per_study == {"other-testers": other_votes, study_id: 5 * total}
+        battles = conn.execute("SELECT COUNT(*) FROM battles").fetchone()[0]
+    assert per_study == {"other-testers": other_votes, study_id: 5 * total} and battles == 4
