@@ -8,7 +8,7 @@
 * **Calibration** (:func:`calibration_pair`): the "scored 1" and "scored 5" examples come from a
   scikit-image picture that is *not* among the uploads, so a calibration image is never a stimulus.
 * **Join code** (:func:`new_code`): six characters without look-alikes (no 0/O, 1/I/L), drawn with
-  :mod:`secrets`; stored in the ``classes`` table of migration 4 with the study's mode
+  :mod:`secrets`; stored in the ``classes`` table of migration 3 with the study's mode
   (``acr`` or ``battle``), state (``open``/``closed``/``archived``) and whether results are revealed.
 * **Live view** (:func:`live_view`): raters, votes and per-rater progress of this study only; per
   method the MOS with its 95 % Student-t interval (ACR, as the SRGAN paper §4.1 reports) or the

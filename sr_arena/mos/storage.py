@@ -88,14 +88,14 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             UNIQUE (session_id, position))""",
         "CREATE INDEX battles_study ON battles (study_id)",
     )),
-    (4, "classes: an owner's study with a join code, its state and reveal (sr_arena/mos/classroom.py)", (
+    (3, "classes: an owner's study with a join code, its state and reveal (sr_arena/mos/classroom.py)", (
         """CREATE TABLE classes (
             study_id TEXT PRIMARY KEY REFERENCES studies(id), code TEXT NOT NULL UNIQUE,
             mode TEXT NOT NULL CHECK (mode IN ('acr', 'battle')),
             state TEXT NOT NULL CHECK (state IN ('open', 'closed', 'archived')),
             revealed INTEGER NOT NULL DEFAULT 0, created_at {REAL} NOT NULL, updated_at {REAL} NOT NULL)""",
     )),
-    (5, "raters: the keyed hash of the client that started each (new-rater limit, sr_arena/mos/identity.py)", (
+    (4, "raters: the keyed hash of the client that started each (new-rater limit, sr_arena/mos/identity.py)", (
         "ALTER TABLE raters ADD COLUMN client TEXT",
         "CREATE INDEX raters_client ON raters (client, created_at)",
     )),
