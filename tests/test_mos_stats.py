@@ -131,3 +131,25 @@ def test_confidence_intervals_cover_known_true_means_about_95_percent():
     print(f"coverage t={covered_t / total:.3f} bootstrap={covered_boot / total:.3f}")
     assert 0.92 <= covered_t / total <= 0.98, covered_t / total
     assert 0.92 <= covered_boot / total <= 0.98, covered_boot / total
+
+
+def test_results_table_says_too_few_votes_instead_of_a_raw_small_sample_interval():
+    """Issue 12: three votes gave "None – None" or an interval of -15.56 - 22.56 running off the chart."""
+    from sr_arena.mos.stats import MIN_VOTES_PER_METHOD, TOO_FEW
+    from sr_arena.ui.results_tab import mos_figure, summary_table
+
+    few = [vote(f"r{k}", "img0", "srgan", score) for k, score in enumerate((1, 5, 3))]
+    one = [vote("r0", "img0", "esrgan", 4)]
+    many = [vote(f"r{k}", f"img{k % 3}", "bicubic", 1 + k % 5) for k in range(MIN_VOTES_PER_METHOD)]
+    summary = summarize(few + one + many)
+    raw = {c.method: (c.t_low, c.t_high) for c in summary.conditions}
+    assert raw["srgan"][0] < 1 and raw["srgan"][1] > 5  # what used to be shown
+    table = summary_table(summary).set_index("method")
+    assert table.loc["srgan (exact)", "95% t-CI"] == TOO_FEW and table.loc["srgan (exact)", "95% bootstrap CI"] == TOO_FEW
+    assert table.loc["esrgan (exact)", "95% t-CI"] == TOO_FEW  # one vote: undefined, not "None – None"
+    low, high = (float(x) for x in table.loc["bicubic (exact)", "95% t-CI"].split(" – "))
+    assert 1 <= low < high <= 5
+    ax = mos_figure(summary).axes[0]
+    assert ax.get_xlim() == (0, 5.2)
+    for line in ax.lines:  # no interval drawn outside the scale
+        assert all(0 <= x <= 5.2 for x in line.get_xdata())

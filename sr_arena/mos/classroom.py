@@ -13,8 +13,8 @@
 * **Live view** (:func:`live_view`): raters, votes and per-rater progress of this study only; per
   method the MOS with its 95 % Student-t interval (ACR, as the SRGAN paper §4.1 reports) or the
   Bradley–Terry strength with its rater-bootstrap interval (battles). Below
-  :data:`MIN_VOTES_PER_METHOD` ACR votes or :data:`sr_arena.mos.bradley_terry.MIN_BATTLES`
-  battles a method shows :data:`TOO_FEW` instead of an interval (a t-interval of 3 scores spans
+  :data:`sr_arena.mos.stats.MIN_VOTES_PER_METHOD` ACR votes or :data:`sr_arena.mos.bradley_terry.MIN_BATTLES`
+  battles a method shows :data:`sr_arena.mos.stats.TOO_FEW` instead of an interval (a t-interval of 3 scores spans
   most of the 1–5 scale). Intervals are clipped to the scale's range.
 """
 from __future__ import annotations
@@ -33,7 +33,7 @@ import numpy as np
 from .battle_stats import bradley_terry, select_battles
 from .battles import BattleStore
 from .bradley_terry import MIN_BATTLES
-from .stats import summarize
+from .stats import MIN_VOTES_PER_METHOD, shown_interval, summarize
 from .storage import Store
 from .study import ANCHOR_HR, ANCHOR_NN, IMAGE_SUFFIXES, StudyConfig, StudyService, centre_crop, prepare_study
 
@@ -41,9 +41,6 @@ MODES = ("acr", "battle")
 STATES = ("open", "closed", "archived")
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 6
-#: ACR votes a method needs before its MOS interval is shown (fewer: :data:`TOO_FEW`).
-MIN_VOTES_PER_METHOD = 10
-TOO_FEW = "too few votes"
 #: Calibration pictures (scikit-image's bundled data), tried in order; the first not uploaded is used.
 CALIBRATION_SOURCES = ("coffee", "rocket", "chelsea")
 
@@ -248,7 +245,7 @@ class MethodLive:
     kind: str  # "method" or "anchor"
     n: int  # ACR votes, or battles the method took part in
     value: float | None  # MOS, or BT log-strength
-    ci: tuple[float, float] | None  # None below the minimum: shown as TOO_FEW
+    ci: tuple[float, float] | None  # None below the minimum: shown as stats.TOO_FEW
 
     @property
     def enough(self) -> bool:
@@ -269,10 +266,6 @@ class LiveView:
     minimum: int  # the votes (ACR) or battles a method needs for an interval
 
 
-def _clip(low: float, high: float, lo: float = 1.0, hi: float = 5.0) -> tuple[float, float]:
-    return (max(lo, low), min(hi, high))
-
-
 def _acr_live(store: Store, study: ClassStudy) -> tuple[list[tuple[int, int]], int, list[MethodLive]]:
     votes = store.votes(study.study_id)
     sessions = store.query("SELECT id, rater_id, sequence FROM sessions WHERE study_id = ?", (study.study_id,))
@@ -283,10 +276,9 @@ def _acr_live(store: Store, study: ClassStudy) -> tuple[list[tuple[int, int]], i
     per_rater = [(done.get(s["rater_id"], 0), len(_json_list(s["sequence"]))) for s in sessions]
     lines = []
     for c in summarize(votes, study.study_id).conditions:
-        ok = c.n_votes >= MIN_VOTES_PER_METHOD and not math.isnan(c.t_low)
         lines.append(MethodLive(c.method, c.checkpoint_sha256, c.precision,
                                 "anchor" if c.method in (ANCHOR_NN, ANCHOR_HR) else "method", c.n_votes,
-                                float(c.mos), _clip(c.t_low, c.t_high) if ok else None))
+                                float(c.mos), shown_interval(c.t_low, c.t_high, c.n_votes)))
     return per_rater, sum(1 for v in votes if v["blinded"]), lines
 
 

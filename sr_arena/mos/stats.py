@@ -47,6 +47,20 @@ def _sort_key(condition: Condition) -> tuple[int, str, str, str]:
     return (METHOD_ORDER.index(method) if method in METHOD_ORDER else len(METHOD_ORDER), *condition)
 
 
+#: ACR votes a condition needs before its MOS interval is shown (fewer: :data:`TOO_FEW`); a
+#: t-interval of 3 scores can span -15 to 22 on a 1-5 scale.
+MIN_VOTES_PER_METHOD = 10
+TOO_FEW = "too few votes"
+
+
+def shown_interval(low: float, high: float, n_votes: int) -> tuple[float, float] | None:
+    """The interval as shown to people: ``None`` (say :data:`TOO_FEW`) below
+    :data:`MIN_VOTES_PER_METHOD` votes or when undefined, else clipped to the 1-5 ACR scale."""
+    if n_votes < MIN_VOTES_PER_METHOD or math.isnan(low) or math.isnan(high):
+        return None
+    return (max(1.0, low), min(5.0, high))
+
+
 def t_interval(scores: Sequence[float], confidence: float = CONFIDENCE) -> tuple[float, float]:
     """Student-t interval for the mean (NaN when fewer than two scores)."""
     x = np.asarray(scores, dtype=float)

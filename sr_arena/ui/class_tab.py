@@ -27,6 +27,7 @@ from PIL import Image
 from sr_arena import settings
 from sr_arena.mos import classroom
 from sr_arena.mos.battles import OUTCOME_LABELS, OUTCOMES, BattleService
+from sr_arena.mos.stats import TOO_FEW
 from sr_arena.mos.storage import SCORE_LABELS, Store, VoteRejected
 
 from .rate_tab import method_names, progress_html
@@ -107,7 +108,7 @@ def live_html(view: classroom.LiveView) -> str:
         if m.enough:
             value = f"<b>{m.value:.2f}</b> [{m.ci[0]:.2f} – {m.ci[1]:.2f}]"
         else:
-            value = f"<i>{classroom.TOO_FEW}</i> ({m.n} of {view.minimum} needed)"
+            value = f"<i>{TOO_FEW}</i> ({m.n} of {view.minimum} needed)"
         out.append(f"<tr><td>{readable_name(m.method, m.checkpoint_sha256, m.precision)}</td>"
                    f"<td>{m.n}</td><td>{value}</td></tr>")
     out.append("</table>")

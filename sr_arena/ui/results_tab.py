@@ -17,7 +17,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from sr_arena.mos.export import write_all
-from sr_arena.mos.stats import Summary, summarize
+from sr_arena.mos.stats import TOO_FEW, Summary, shown_interval, summarize
 from sr_arena.mos.storage import QUICK_STUDY_ID
 
 from .rating_session import get_service, service_error
@@ -29,12 +29,18 @@ def _r(x: float | None, digits: int = 2) -> float | None:
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else round(x, digits)
 
 
+def _interval_text(low: float, high: float, n_votes: int) -> str:
+    """"lo – hi" on the 1-5 scale, or "too few votes" (:func:`sr_arena.mos.stats.shown_interval`)."""
+    shown = shown_interval(low, high, n_votes)
+    return TOO_FEW if shown is None else f"{_r(shown[0])} – {_r(shown[1])}"
+
+
 def summary_table(summary: Summary) -> pd.DataFrame:
     """One row per (method, checkpoint, precision)."""
     return pd.DataFrame([{
         "method": c.label, "MOS": _r(c.mos), "SD": _r(c.sd), "votes": c.n_votes, "raters": c.n_raters,
-        "images": c.n_images, "95% t-CI": f"{_r(c.t_low)} – {_r(c.t_high)}",
-        "95% bootstrap CI": f"{_r(c.boot_low)} – {_r(c.boot_high)}", "avg rank": _r(c.average_rank),
+        "images": c.n_images, "95% t-CI": _interval_text(c.t_low, c.t_high, c.n_votes),
+        "95% bootstrap CI": _interval_text(c.boot_low, c.boot_high, c.n_votes), "avg rank": _r(c.average_rank),
         "1/2/3/4/5": "/".join(map(str, c.histogram)), "checkpoint": c.checkpoint_sha256[:12] or "—",
     } for c in summary.conditions], columns=["method", "MOS", "SD", "votes", "raters", "images", "95% t-CI",
                                              "95% bootstrap CI", "avg rank", "1/2/3/4/5", "checkpoint"])
@@ -65,12 +71,12 @@ def mos_figure(summary: Summary) -> Figure | None:
     ax = fig.subplots()
     y = list(range(len(rows)))[::-1]
     mos = [c.mos for c in rows]
-    err = [[c.mos - c.t_low if c.t_low == c.t_low else 0 for c in rows],
-           [c.t_high - c.mos if c.t_high == c.t_high else 0 for c in rows]]
+    shown = [shown_interval(c.t_low, c.t_high, c.n_votes) or (c.mos, c.mos) for c in rows]  # no bar: too few
+    err = [[c.mos - s[0] for c, s in zip(rows, shown)], [s[1] - c.mos for c, s in zip(rows, shown)]]
     colours = ["#9ca3af" if c.method in ("nn", "hr") else "#6366f1" for c in rows]
     ax.barh(y, mos, color=colours, height=0.6, xerr=err, capsize=4, error_kw={"elinewidth": 1.5})
     for yi, c in zip(y, rows):
-        if c.boot_low == c.boot_low:
+        if shown_interval(c.boot_low, c.boot_high, c.n_votes):
             ax.plot([c.boot_low, c.boot_high], [yi - 0.38, yi - 0.38], color="#374151", lw=1)
         ax.text(0.08, yi, f"{c.mos:.2f}  (n={c.n_votes})", va="center", color="white", fontsize=9, weight="bold")
     ax.set_yticks(y, [c.label for c in rows])
