@@ -22,6 +22,8 @@ class TrainConfig:
         arch_args: constructor arguments of the network.
         loss: ``l1`` or ``mse`` content loss.
         adversarial_weight: > 0 trains adversarially with the SRGAN discriminator (paper: 1e-3).
+        spectral_weight: > 0 adds the GAN stage's spectral artefact penalty (:func:`loop.spectral_penalty`):
+            L1 between the output's and the HR's 2-D DFT magnitudes at the upsampler's period-2/4 frequencies.
         init_from: a run name whose last checkpoint initialises the generator (SRGAN from SRResNet).
         lr_patch: LR patch side; the HR patch is ``scale`` times larger.
         steps: total optimiser steps.
@@ -41,6 +43,7 @@ class TrainConfig:
     description: str = ""
     loss: str = "l1"
     adversarial_weight: float = 0.0
+    spectral_weight: float = 0.0
     d_lr: float = 1e-4
     init_from: str = ""
     scale: int = 4

@@ -236,6 +236,10 @@ class Trainer:
                 g_fake = self.disc(sr.clamp(0, 1)).float()
             adv = F.binary_cross_entropy_with_logits(g_fake, torch.ones_like(g_fake))
             loss = loss + cfg.adversarial_weight * adv
+            if cfg.spectral_weight > 0:
+                spectral = spectral_penalty(sr, hr)
+                loss = loss + cfg.spectral_weight * spectral
+                losses["spectral"] = float(spectral.detach())
             losses.update(d=float(d_loss.detach()), adv=float(adv.detach()),
                           d_real=float(torch.sigmoid(d_real.detach()).mean()),
                           d_fake=float(torch.sigmoid(d_fake.detach()).mean()))
@@ -337,6 +341,29 @@ class Trainer:
         return {"step": self.step, "target": target, "losses": losses, "val": self.last_val,
                 "steps_per_second": self.step / max(self.train_seconds, 1e-9) if self.step else 0.0,
                 "finished": self.step >= cfg.steps}
+
+
+def spectral_penalty(sr: Tensor, hr: Tensor) -> Tensor:
+    """Mean L1 distance between the 2-D DFT magnitudes of the output's and the HR's Y channel (BT.601, on
+    [0, 1]) at the period-2/period-4 frequencies of the ×4 sub-pixel upsampler — exactly the bins the
+    artefact score counts (:func:`sr_models.artefacts.periodic_mask`) — with magnitudes over the patch's
+    pixel count. A frequency-domain loss against sub-pixel checkerboard artefacts, whose cause (the
+    upsampler's uneven overlap) is Odena, Dumoulin & Olah, "Deconvolution and checkerboard artifacts",
+    Distill 2016: the GAN may paint texture, but not energy at those periods the HR does not have.
+    Zero for identical images; the patch sides must be multiples of the scale."""
+    from sr_models.artefacts import SCALE, periodic_mask
+
+    h, w = sr.shape[-2:]
+    if h != w:
+        raise ValueError(f"spectral penalty needs square patches, got {h}x{w}")
+    mask = torch.from_numpy(periodic_mask(h, SCALE)).to(sr.device)
+    coef = torch.tensor([65.481, 128.553, 24.966], device=sr.device, dtype=torch.float32) / 255.0
+
+    def magnitudes(x: Tensor) -> Tensor:
+        y = (x.float() * coef.view(1, 3, 1, 1)).sum(1) if x.shape[1] == 3 else x.float()[:, 0]
+        return torch.fft.fft2(y).abs()[:, mask] / (h * w)
+
+    return (magnitudes(sr) - magnitudes(hr)).abs().mean()
 
 
 def artefact_percent(network: nn.Module, value_range: float, device: torch.device) -> float:
