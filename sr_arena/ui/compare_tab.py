@@ -31,7 +31,7 @@ from . import crops, diffmaps, jobs, no_reference, presentation, scratch, style,
 from .example_cache import ExampleCache
 from .examples import available as available_examples
 from .inputs import PictureInput
-from .export import build_zip
+from .export import ZoomChoice, build_zip
 from .models import ModelPool
 from .pipeline import DEFAULT_PRECISION, LR_KEY, ORIGINAL_KEY, Comparison, label, prepare, run_method, score_run
 from .uploads import LOW_RES, MAX_LR_SIDE, ORIGINAL, SCALE, UploadError, load_upload
@@ -330,8 +330,10 @@ def build_compare_tab(pool: ModelPool, example_cache: ExampleCache | None = None
                         "(no smoothing), each tile *magnification* × the crop's size on screen. Click any panel or "
                         "the overview to move it, or click the strip and use the arrow keys.")
             with gr.Row():
-                crop_size = gr.Slider(16, 256, value=DEFAULT_CROP, step=8, label="Crop size (px of the ×4 image)")
-                magnification = gr.Slider(1, 8, value=DEFAULT_MAG, step=1, label="Magnification (nearest neighbour)")
+                crop_size = gr.Slider(16, 256, value=DEFAULT_CROP, step=8, label="Crop size (px of the ×4 image)",
+                                      elem_id="crop-size")
+                magnification = gr.Slider(1, 8, value=DEFAULT_MAG, step=1, label="Magnification (nearest neighbour)",
+                                         elem_id="magnification")
             with gr.Row(elem_classes=["sr-arrows"]):
                 arrows = {direction: gr.Button(symbol, elem_id=f"crop-{direction}", size="sm", min_width=48,
                                                scale=0) for direction, symbol in ARROWS.items()}
@@ -479,7 +481,7 @@ def build_compare_tab(pool: ModelPool, example_cache: ExampleCache | None = None
             yield from rest
         finally:
             job.stop()  # the browser went away (or the event was cancelled): stop computing for nobody
-        zip_path = build_zip(comparison, files.directory)
+        zip_path = build_zip(comparison, files.directory, ZoomChoice(None, DEFAULT_CROP, DEFAULT_MAG))
         yield {state: comparison, job_id: None, download: gr.update(value=str(zip_path), visible=True),
                stop_button: gr.update(visible=False), **twin_updates(comparison),
                table: gr.update(value=presentation.metric_table(comparison, niqe=True), visible=True)}
@@ -527,6 +529,15 @@ def build_compare_tab(pool: ModelPool, example_cache: ExampleCache | None = None
     def resize_crop(comparison: Comparison | None, point: tuple[int, int] | None, size: float, mag: float) -> tuple:
         return zoom_views(comparison, point, int(size), int(mag))
 
+    def refresh_zip(comparison: Comparison | None, point: tuple[int, int] | None, size: float, mag: float,
+                    amp: float) -> dict:
+        """The download again, with the crop, magnification and amplification now on the page."""
+        if comparison is None:
+            return gr.update()
+        folder = scratch.default().folder(f"zip-{comparison.request_id}")
+        zoom = ZoomChoice(point, int(size), int(mag), float(amp))
+        return gr.update(value=str(build_zip(comparison, folder, zoom)), visible=True)
+
     def nudge(direction: str):
         """An arrow button (or key): the crop moves half its size that way."""
         def move(comparison: Comparison | None, point: tuple[int, int] | None, size: float, mag: float) -> tuple:
@@ -559,16 +570,18 @@ def build_compare_tab(pool: ModelPool, example_cache: ExampleCache | None = None
         example_event.then(lambda: gr.update(visible=False, interactive=True, value="Stop"), None, stop_button,
                            api_visibility="private", show_progress="hidden")
     zoom_outputs = [center, strip, crop_metrics, overview]
-    for key, panel in panels.items():
-        panel.image.select(move_crop_lr if key == LR_KEY else move_crop, [state, crop_size, magnification],
-                           zoom_outputs, **light)
-    overview.select(move_crop_overview, [state, crop_size, magnification], zoom_outputs, **light)
-    for control in (crop_size, magnification):
-        control.release(resize_crop, [state, center, crop_size, magnification], [strip, crop_metrics, overview],
-                        **light)
-    for direction, button in arrows.items():
-        button.click(nudge(direction), [state, center, crop_size, magnification], zoom_outputs, **light,
-                     show_progress="hidden", trigger_mode="always_last")
+    zoom_events = [panel.image.select(move_crop_lr if key == LR_KEY else move_crop, [state, crop_size, magnification],
+                                      zoom_outputs, **light) for key, panel in panels.items()]
+    zoom_events.append(overview.select(move_crop_overview, [state, crop_size, magnification], zoom_outputs, **light))
+    zoom_events += [control.release(resize_crop, [state, center, crop_size, magnification],
+                                    [strip, crop_metrics, overview], **light) for control in (crop_size, magnification)]
+    zoom_events += [button.click(nudge(direction), [state, center, crop_size, magnification], zoom_outputs, **light,
+                                 show_progress="hidden", trigger_mode="always_last")
+                    for direction, button in arrows.items()]
+    zoom_events.append(amplification.release(lambda: None, None, None, api_visibility="private"))
+    for event in zoom_events:  # the zip follows the zoom on the page (export.ZoomChoice)
+        event.then(refresh_zip, [state, center, crop_size, magnification, amplification], download, **light,
+                   show_progress="hidden")
     for control in (show_diff,):
         control.change(difference_views, [state, show_diff, amplification], diff_gallery, **light)
     amplification.release(difference_views, [state, show_diff, amplification], diff_gallery, **light)
@@ -586,7 +599,8 @@ def build_compare_tab(pool: ModelPool, example_cache: ExampleCache | None = None
     mode.input(lambda: False, None, mode_by_example, **light, show_progress="hidden")
     for source in (upload, picture):
         source.upload(lambda by_example, current: (ORIGINAL if by_example else current, False),
-                      [mode_by_example, mode], [mode, mode_by_example], **light, show_progress="hidden")
+                      [mode_by_example, mode], [mode, mode_by_example], **light, show_progress="hidden").then(
+            uploads.input_summary_of, [upload, picture, mode], input_info, **light, show_progress="hidden")
     for control in (upload, picture, mode):
         control.change(uploads.input_summary_of, [upload, picture, mode], input_info, **light,
                        show_progress="hidden")

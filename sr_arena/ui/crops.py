@@ -120,6 +120,7 @@ def strip_html(tiles: list[Tile], magnification: int) -> str:
         + (f' · <span class="sr-metric">{html.escape(t.numbers)}</span>' if t.numbers else "")
         + "</figcaption></figure>" for t in tiles)
     return (f'<div class="sr-zoom{grid}" tabindex="0" data-magnification="{int(magnification)}" '
+            f'style="--tile-w:{shown_w}px" '
             f'aria-label="Zoom strip: arrow keys move the crop">{figures}</div>')
 
 
