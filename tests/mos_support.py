@@ -88,3 +88,27 @@ class StepClock:
 
     def __call__(self) -> float:
         return self.now
+
+
+def noisy_stimuli(directory: Path, crops: list, noise: dict[str, float], seed: int) -> list:
+    """Study stimuli of ``crops`` (HR arrays): per crop ``i`` an HR anchor ``hr{i}.png`` and per
+    method a copy with Gaussian noise of ``noise[method]`` (``{method}{i}.png``), as
+    :class:`sr_arena.mos.storage.StimulusRow` rows of study ``s`` (for perception-distortion tests)."""
+    import numpy as np
+    from PIL import Image
+
+    from sr_arena.mos.storage import StimulusRow
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i, hr in enumerate(crops):
+        side = hr.shape[0]
+        Image.fromarray(hr).save(directory / f"hr{i}.png")
+        rows.append(StimulusRow(f"{i}-hr", "s", f"img{i}", f"{i}.png", "hr", "", "-", "anchor_hr",
+                                str(directory / f"hr{i}.png"), side, side))
+        for method, level in noise.items():
+            noisy = np.clip(hr + rng.normal(0, level, hr.shape), 0, 255).astype(np.uint8)
+            Image.fromarray(noisy).save(directory / f"{method}{i}.png")
+            rows.append(StimulusRow(f"{i}-{method}", "s", f"img{i}", f"{i}.png", method, "", "exact", "method",
+                                    str(directory / f"{method}{i}.png"), side, side))
+    return rows

@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 from scipy import optimize, stats as sps
 
+from mos_support import noisy_stimuli
 from sr_arena.mos.battle_stats import bradley_terry, krippendorff_alpha, perception_distortion
 from sr_arena.mos.battles import GOLD_EVERY, schedule
 from sr_arena.mos.bradley_terry import BOOTSTRAP_ROUNDS, bootstrap, fit_choix, fit_many, win_tensor
@@ -151,21 +152,11 @@ def test_perception_distortion_reads_the_stimuli_and_correlates_with_mos(tmp_pat
 
     from sr_models.metrics import calculate_psnr, calculate_ssim
 
-    rng = np.random.default_rng(0)
-    rows, votes = [], []
-    for i in range(3):
-        hr = skdata.astronaut()[i * 64: i * 64 + 96, 100:196]
-        Image.fromarray(hr).save(tmp_path / f"hr{i}.png")
-        rows.append(StimulusRow(f"{i}-hr", "s", f"img{i}", f"{i}.png", "hr", "", "-", "anchor_hr",
-                                str(tmp_path / f"hr{i}.png"), 96, 96))
-        for level, method in ((4, "bicubic"), (12, "srgan")):
-            noisy = np.clip(hr + rng.normal(0, level, hr.shape), 0, 255).astype(np.uint8)
-            Image.fromarray(noisy).save(tmp_path / f"{method}{i}.png")
-            rows.append(StimulusRow(f"{i}-{method}", "s", f"img{i}", f"{i}.png", method, "", "exact", "method",
-                                    str(tmp_path / f"{method}{i}.png"), 96, 96))
-            for r in range(4):
-                votes.append({"blinded": 1, "kind": "method", "method": method, "stimulus_id": f"{i}-{method}",
-                              "rater_id": f"r{r}", "score": 4 if method == "bicubic" else 2 + (i + r) % 2})
+    crops = [skdata.astronaut()[i * 64: i * 64 + 96, 100:196] for i in range(3)]
+    rows = noisy_stimuli(tmp_path, crops, {"bicubic": 4, "srgan": 12}, seed=0)
+    votes = [{"blinded": 1, "kind": "method", "method": method, "stimulus_id": f"{i}-{method}", "rater_id": f"r{r}",
+              "score": 4 if method == "bicubic" else 2 + (i + r) % 2} for i in range(3) for method in ("bicubic", "srgan")
+             for r in range(4)]
     result = perception_distortion(rows, votes, None)
     bicubic = next(m for m in result["methods"] if m["method"] == "bicubic")
     hr0 = np.asarray(Image.open(tmp_path / "hr0.png"))

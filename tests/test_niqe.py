@@ -21,6 +21,7 @@ from sr_models import niqe
 from sr_models.image_io import read_image
 from sr_models.imresize import bicubic_upscale
 from sr_models.niqe_fetch import SDIST_NAME, NiqeFetchError, fetch_niqe
+from mos_support import noisy_stimuli
 from tests.conftest import shared_path
 
 SDIST = niqe.params_dir() / SDIST_NAME
@@ -146,23 +147,13 @@ def test_perception_distortion_reports_niqe_and_plots_psnr_against_it_as_in_pirm
     from skimage import data as skdata
 
     from sr_arena.mos.battle_stats import perception_distortion
-    from sr_arena.mos.storage import StimulusRow
     from sr_arena.ui.battle_results import PD_AXES, correlation_table, perception_distortion_figure
 
-    rng = np.random.default_rng(1)
-    rows, votes = [], []
-    for i in range(3):
-        hr = skdata.astronaut()[i * 100: i * 100 + 200, 150:350]
-        Image.fromarray(hr).save(tmp_path / f"hr{i}.png")
-        rows.append(StimulusRow(f"{i}-hr", "s", f"img{i}", f"{i}.png", "hr", "", "-", "anchor_hr",
-                                str(tmp_path / f"hr{i}.png"), 200, 200))
-        for level, method in ((3, "bicubic"), (20, "srgan")):
-            noisy = np.clip(hr + rng.normal(0, level, hr.shape), 0, 255).astype(np.uint8)
-            Image.fromarray(noisy).save(tmp_path / f"{method}{i}.png")
-            rows.append(StimulusRow(f"{i}-{method}", "s", f"img{i}", f"{i}.png", method, "", "exact", "method",
-                                    str(tmp_path / f"{method}{i}.png"), 200, 200))
-            votes += [{"blinded": 1, "kind": "method", "method": method, "stimulus_id": f"{i}-{method}",
-                       "rater_id": f"r{r}", "score": 4 - (method == "srgan") - (i + r) % 2} for r in range(3)]
+    crops = [skdata.astronaut()[i * 100: i * 100 + 200, 150:350] for i in range(3)]
+    rows = noisy_stimuli(tmp_path, crops, {"bicubic": 3, "srgan": 20}, seed=1)
+    votes = [{"blinded": 1, "kind": "method", "method": method, "stimulus_id": f"{i}-{method}", "rater_id": f"r{r}",
+              "score": 4 - (method == "srgan") - (i + r) % 2} for i in range(3) for method in ("bicubic", "srgan")
+             for r in range(3)]
     result = perception_distortion(rows, votes, None)
     by_method = {m["method"]: m for m in result["methods"]}
     expected = np.mean([niqe.calculate_niqe(np.asarray(Image.open(tmp_path / f"srgan{i}.png")), 4) for i in range(3)])

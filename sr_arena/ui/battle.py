@@ -80,7 +80,7 @@ def progress_html(done: int, total: int) -> str:
 def build_battle_panel(service: Any, binding: Any, names: dict[str, str], tab: Any = None) -> dict[str, Any]:
     """The battle UI (inside the Rate tab); ``binding`` holds this page's rater token and the rater the
     browser session owns (every answer is checked against it)."""
-    from .rating_session import claim_rater, voting_rater
+    from .rating_session import begin_as_rater, voting_rater
 
     battles = BattleService(service.store, service.config.study_id, settings.current().battles_per_rater)
     gr.HTML(f"<style>{battle_css(service.config.crop)}</style>", padding=False)
@@ -142,12 +142,7 @@ def build_battle_panel(service: Any, binding: Any, names: dict[str, str], tab: A
 
     def begin(token: Any, owner: Any, request: gr.Request) -> list[Any]:
         service.prepare()
-        try:
-            token, rater_id = claim_rater(service.store, token, owner, request)
-        except VoteRejected as error:
-            gr.Warning(str(error))
-            return [gr.skip() for _ in range(2 + len(served_outputs))]
-        return [token, rater_id, *serve(rater_id)]
+        return begin_as_rater(service.store, token, owner, request, serve, len(served_outputs))
 
     def rater_for_vote(token: Any, owner: Any) -> str:
         try:

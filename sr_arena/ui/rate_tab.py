@@ -22,7 +22,7 @@ from PIL import Image
 
 from sr_arena.mos.storage import SCORE_LABELS, VoteRejected
 
-from .rating_session import claim_rater, get_service, rater_binding, service_error, voting_rater
+from .rating_session import begin_as_rater, claim_rater, get_service, rater_binding, service_error, voting_rater
 
 #: On-screen size of every stimulus (and calibration example), in CSS pixels.
 DISPLAY_SIZE = 512
@@ -151,12 +151,7 @@ def build_rate_tab(tab: Any = None) -> dict[str, Any]:
                 *show(rating), ""]
 
     def begin(token: Any, owner: Any, request: gr.Request) -> list[Any]:
-        try:
-            token, rater_id = claim_rater(service.store, token, owner, request)
-        except VoteRejected as error:
-            gr.Warning(str(error))
-            return [gr.skip() for _ in range(2 + len(served_outputs))]
-        return [token, rater_id, *serve(rater_id)]
+        return begin_as_rater(service.store, token, owner, request, serve, len(served_outputs))
 
     def score(value: int):
         def handler(token: Any, owner: Any, stimulus_id: str | None) -> list[Any]:

@@ -10,12 +10,12 @@ from __future__ import annotations
 import secrets
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import gradio as gr
 
 from sr_arena.mos import identity
-from sr_arena.mos.storage import Store, open_store
+from sr_arena.mos.storage import Store, VoteRejected, open_store
 from sr_arena.mos.study import StudyService, config_from_env
 
 RATER_STORAGE_KEY = "sr-arena-rater"
@@ -91,3 +91,15 @@ def claim_rater(store: Store, token: Any, owner: Any, request: Any) -> tuple[str
 def voting_rater(store: Store, token: Any, owner: Any) -> str:
     """The rater a vote from this session counts for (never a new one); :class:`VoteRejected` if none."""
     return identity.voting_rater(store, token, owner if isinstance(owner, str) else None)
+
+
+def begin_as_rater(store: Store, token: Any, owner: Any, request: Any, serve: Callable[[str], list[Any]],
+                   n_served: int) -> list[Any]:
+    """``[token, rater id, *serve(rater id)]`` for the rater this session rates as (:func:`claim_rater`),
+    or, when a new rater is refused (the per-client limit), a warning and ``2 + n_served`` skips."""
+    try:
+        token, rater_id = claim_rater(store, token, owner, request)
+    except VoteRejected as error:
+        gr.Warning(str(error))
+        return [gr.skip() for _ in range(2 + n_served)]
+    return [token, rater_id, *serve(rater_id)]
