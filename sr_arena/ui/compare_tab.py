@@ -598,8 +598,10 @@ def build_compare_tab(pool: ModelPool, example_cache: ExampleCache | None = None
                                              [input_tabs, mode_by_example], **light, show_progress="hidden")
     mode.input(lambda: False, None, mode_by_example, **light, show_progress="hidden")
     for source in (upload, picture):
-        source.upload(lambda by_example, current: (ORIGINAL if by_example else current, False),
-                      [mode_by_example, mode], [mode, mode_by_example], **light, show_progress="hidden").then(
+        # gr.skip() when the mode was the person's: writing back the mode read at upload time would undo
+        # a mode clicked while the upload event was in flight
+        source.upload(lambda by_example: (ORIGINAL if by_example else gr.skip(), False),
+                      mode_by_example, [mode, mode_by_example], **light, show_progress="hidden").then(
             uploads.input_summary_of, [upload, picture, mode], input_info, **light, show_progress="hidden")
     for control in (upload, picture, mode):
         control.change(uploads.input_summary_of, [upload, picture, mode], input_info, **light,
