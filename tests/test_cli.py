@@ -11,6 +11,7 @@ import numpy as np
 from PIL import Image
 
 from conftest import shared_path
+from sr_models.registry import CARDS
 from sr_models.paths import REPO_ROOT
 
 
@@ -25,7 +26,8 @@ def test_list_shows_provenance_and_unavailable_reasons():
     result = run_cli("list", "--json")
     assert result.returncode == 0, result.stderr
     statuses = {s["id"]: s for s in json.loads(result.stdout)}
-    assert set(statuses) == {"bicubic", "srgan", "esrgan", "awsrn", "san", "realesrgan"}
+    assert list(statuses) == list(CARDS)  # every method, in registry order (SRResNet and RRDB-PSNR included)
+    assert {"bicubic", "srresnet", "srgan", "esrgan_psnr", "esrgan", "awsrn", "san", "realesrgan"} == set(statuses)
     assert statuses["realesrgan"]["available"] is False or statuses["realesrgan"]["weights"]["kind"] == "converted"
     assert statuses["bicubic"]["available"]
     for status in statuses.values():
