@@ -593,6 +593,10 @@ def build_compare_tab(pool: ModelPool, example_cache: ExampleCache | None = None
     # Inputs say where they are: an example shows in the (now selected) picture tab with its mode; a new
     # upload after an example goes back to the default mode (a mode the person picked is kept).
     mode_by_example = gr.State(False)
+    # Every input-line update runs in one queue, in the order the page sent them, so the last one (which
+    # read the latest inputs) is the one shown; run concurrently, an older one could finish last.
+    summary_events = {"concurrency_limit": 1, "concurrency_id": "input-info", "api_visibility": "private",
+                      "show_progress": "hidden"}
     if example_block is not None:
         example_block.load_input_event.then(lambda: (gr.Tabs(selected=PICTURE_TAB), True), None,
                                              [input_tabs, mode_by_example], **light, show_progress="hidden")
@@ -602,10 +606,9 @@ def build_compare_tab(pool: ModelPool, example_cache: ExampleCache | None = None
         # a mode clicked while the upload event was in flight
         source.upload(lambda by_example: (ORIGINAL if by_example else gr.skip(), False),
                       mode_by_example, [mode, mode_by_example], **light, show_progress="hidden").then(
-            uploads.input_summary_of, [upload, picture, mode], input_info, **light, show_progress="hidden")
+            uploads.input_summary_of, [upload, picture, mode], input_info, **summary_events)
     for control in (upload, picture, mode):
-        control.change(uploads.input_summary_of, [upload, picture, mode], input_info, **light,
-                       show_progress="hidden")
+        control.change(uploads.input_summary_of, [upload, picture, mode], input_info, **summary_events)
     paper_button.click(lambda: paper_comparison(), None, methods, queue=False, show_progress="hidden")
 
     components = CompareComponents(state=state, mode=mode, methods=methods, panels=panels, table=table,
