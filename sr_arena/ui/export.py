@@ -28,15 +28,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from sr_models import niqe as niqe_metric
-
-from . import crops, diffmaps
+from . import crops, diffmaps, no_reference
 from .pipeline import LR_KEY, ORIGINAL_KEY, Comparison, MethodRun, in_registry_order, label
 
 #: The zoom crop exported when the caller gives none (the Compare tab's defaults).
 EXPORT_CROP, EXPORT_MAGNIFICATION, EXPORT_AMPLIFICATION = 48, 4, 4.0
-#: Border shaved off a whole ×4 output before NIQE (as ``python -m sr_models evaluate``).
-NIQE_BORDER = 4
 SCORE_COLUMNS = ["method", "id", "psnr_db", "ssim", "niqe", "lr_consistency_db", "seconds", "precision",
                  "parameters", "checkpoint", "sha256"]
 CROP_COLUMNS = ["image", "id", "x0", "y0", "x1", "y1", "crop_psnr_db", "crop_ssim", "crop_niqe"]
@@ -77,14 +73,6 @@ def _png_bytes(image) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, format="PNG")
     return buffer.getvalue()
-
-
-def niqe_score(image: np.ndarray | None, border: int) -> float | None:
-    """NIQE (lower = more natural) where it can be computed: parameters installed, two 96² patches."""
-    if image is None or not niqe_metric.fits(image.shape, border) or not niqe_metric.available():
-        return None
-    value = niqe_metric.calculate_niqe(image, border)
-    return value if math.isfinite(value) else None
 
 
 def metrics_json(comparison: Comparison, niqe: dict[str, float | None] | None = None) -> dict:
@@ -155,7 +143,8 @@ def crop_rows(comparison: Comparison, box: crops.Box, magnification: int) -> lis
         psnr = ssim = None
         if reference is not None and key != ORIGINAL_KEY:
             psnr, ssim = crops.crop_metrics(piece, crops.cut(reference, box))
-        rows.append(CropRow(key, crops.enlarge_nearest(piece, magnification), psnr, ssim, niqe_score(piece, 0)))
+        rows.append(CropRow(key, crops.enlarge_nearest(piece, magnification), psnr, ssim,
+                            no_reference.niqe(piece, crop_border=0)))
     return rows
 
 
@@ -240,7 +229,7 @@ def build_zip(comparison: Comparison, directory: str | Path, zoom: ZoomChoice | 
     height, width = comparison.hr_shape
     box = crops.crop_box(zoom.center or (width // 2, height // 2), int(zoom.size), (height, width))
     if niqe is None:
-        niqe = {run.model_id: niqe_score(run.image, NIQE_BORDER) for run in comparison.runs.values()}
+        niqe = {run.model_id: no_reference.niqe(run.image) for run in comparison.runs.values()}
     rows = crop_rows(comparison, box, int(zoom.magnification))
     diff_name, diff_maps = difference_maps(comparison, zoom.amplification)
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:

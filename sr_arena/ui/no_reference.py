@@ -5,14 +5,13 @@ pristine-model parameters are installed; otherwise ``None`` and a reason the pag
 Nothing is computed here: :func:`sr_models.niqe.calculate_niqe` is called as ``evaluate`` calls it
 (Y channel; a 4-pixel border for whole images, none for a crop, which is the region). Scores are kept
 per image content (a few hundred, least recently used out) so a table redrawn while a comparison
-streams does not compute a score twice.
+streams, and the download built after it, do not compute a score twice.
 """
 from __future__ import annotations
 
 import functools
 import hashlib
 import html
-import importlib
 import math
 import threading
 from collections import OrderedDict
@@ -20,9 +19,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: NIQE's patch side (the pristine model's 96×96 blocks): a smaller image has no patch to score
-#: (the engine's own rule, ``sr_models.niqe.fits``, is used when it has one).
-MIN_SIDE = 96
+from sr_models import niqe as engine
+
+#: NIQE's patch side (the pristine model's 96×96 blocks): a smaller image has no patch to score.
+MIN_SIDE = engine.BLOCK
 #: Border shaved off a whole output (the benchmarks' crop for ×4, as ``evaluate`` uses).
 IMAGE_BORDER = 4
 _CACHE_SIZE = 512
@@ -38,18 +38,13 @@ class NiqeStatus:
 
 @functools.lru_cache(maxsize=1)
 def status() -> NiqeStatus:
-    """Import :mod:`sr_models.niqe` and score one test image once: a missing module or missing
-    parameters are found here, not in the middle of a comparison."""
-    try:
-        module = importlib.import_module("sr_models.niqe")
-    except ImportError as error:
-        return NiqeStatus(False, f"the NIQE module is not installed ({error})")
-    if hasattr(module, "available") and not module.available():
-        return NiqeStatus(False, f"the NIQE pristine-model parameters ({getattr(module, 'PARAMS_NAME', 'npz')}) "
-                                 "are not installed")
+    """Score one test image once: missing parameters or a broken install are found here, not in the
+    middle of a comparison."""
+    if not engine.available():
+        return NiqeStatus(False, f"the NIQE pristine-model parameters ({engine.PARAMS_NAME}) are not installed")
     try:
         test = np.random.default_rng(0).integers(0, 256, (MIN_SIDE * 2, MIN_SIDE * 2, 3), dtype=np.uint8)
-        value = float(module.calculate_niqe(test, 0, input_order="HWC", convert_to="y"))
+        value = float(engine.calculate_niqe(test, 0, input_order="HWC", convert_to="y"))
     except Exception as error:  # noqa: BLE001 - any failure means "not available", with its message
         return NiqeStatus(False, f"NIQE could not run ({type(error).__name__}: {error})")
     if not math.isfinite(value):
@@ -61,18 +56,9 @@ _scores: OrderedDict[tuple, float | None] = OrderedDict()
 _lock = threading.Lock()
 
 
-def fits(shape: tuple[int, ...], crop_border: int = 0) -> bool:
-    """Whether an image of ``shape`` holds enough whole NIQE patches (the engine's rule when it has one)."""
-    from sr_models import niqe as engine  # type: ignore[attr-defined]
-
-    if hasattr(engine, "fits"):
-        return bool(engine.fits(shape, crop_border))
-    return min(shape[:2]) - 2 * crop_border >= MIN_SIDE
-
-
 def smallest_square() -> int:
     """The smallest square crop side NIQE can score (two 96×96 patches need 192×192)."""
-    return next(side for side in range(MIN_SIDE, 4097, 8) if fits((side, side)))
+    return next(side for side in range(MIN_SIDE, 4097, 8) if engine.fits((side, side)))
 
 
 def niqe(image: np.ndarray | None, crop_border: int = IMAGE_BORDER) -> float | None:
@@ -80,16 +66,14 @@ def niqe(image: np.ndarray | None, crop_border: int = IMAGE_BORDER) -> float | N
     (no module or parameters, or the image is under :data:`MIN_SIDE` pixels after the border)."""
     if image is None or not status().available:
         return None
-    if not fits(image.shape, crop_border):
+    if not engine.fits(image.shape, crop_border):
         return None
     key = (hashlib.blake2b(np.ascontiguousarray(image).data, digest_size=16).hexdigest(), image.shape, crop_border)
     with _lock:
         if key in _scores:
             _scores.move_to_end(key)
             return _scores[key]
-    from sr_models.niqe import calculate_niqe  # type: ignore[import-not-found]
-
-    value = float(calculate_niqe(image, crop_border, input_order="HWC", convert_to="y"))
+    value = float(engine.calculate_niqe(image, crop_border, input_order="HWC", convert_to="y"))
     score = value if math.isfinite(value) else None
     with _lock:
         _scores[key] = score
